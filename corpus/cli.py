@@ -1,0 +1,101 @@
+"""The ``corpus`` command: thin wrappers that parse options and call the library.
+
+Exit status: 0 every input stored or deliberately skipped; 3 the build
+finished but some inputs failed; 1 a fatal error; 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from corpus.errors import CorpusError, SpecError
+
+if TYPE_CHECKING:
+    from corpus.build import BuildPlan, BuildReport
+
+EXIT_FATAL = 1
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ct-corpus")
+def main() -> None:
+    """Build, audit and read CT pre-training corpora."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", required=True, help="Corpus folder or fsspec URL (created if new).")
+@click.option("--source", "sources", multiple=True, metavar="NAME=ROOT", help="Ingest every image under ROOT as source NAME.")
+@click.option("--spacing", default="1.5", show_default=True, help="Target spacing in mm: one value or x,y,z.")
+@click.option("--clip", default="-1024,3071", show_default=True, help="HU clip range low,high.")
+@click.option("--dry-run", is_flag=True, help="Print what would be built, build nothing.")
+def build(inputs: tuple[Path, ...], out: str, sources: tuple[str, ...], spacing: str, clip: str, dry_run: bool) -> None:
+    """Ingest NIfTI and MetaImage files and folders INPUTS into the corpus at --out."""
+    from corpus.build import build_corpus, plan_build
+    from corpus.sources import discover, parse_source
+    from corpus.spec import BuildSpec, parse_clip, parse_spacing
+
+    try:
+        spec = BuildSpec(spacing=parse_spacing(spacing), clip=parse_clip(clip))
+        items = discover(list(inputs), [parse_source(text) for text in sources])
+    except SpecError as error:
+        raise click.UsageError(str(error)) from error
+    if not items:
+        raise click.UsageError("No inputs: give files or folders of NIfTI/MetaImage, or --source NAME=ROOT")
+    with _fatal_errors():
+        if dry_run:
+            _print_plan(plan_build(items, out))
+            return
+        report = build_corpus(items, out, spec, progress=sys.stderr.isatty())
+    _print_report(report, out)
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.option("--out", default="demo-output", show_default=True, type=click.Path(path_type=Path), help="Folder for inputs and corpus.")
+def demo(out: Path) -> None:
+    """Generate phantoms, build a corpus from them and summarize it."""
+    from corpus.demo import run_demo
+
+    with _fatal_errors():
+        report = run_demo(out, progress=sys.stderr.isatty())
+    _print_report(report, str(out / "corpus"))
+    sys.exit(report.exit_code)
+
+
+@contextmanager
+def _fatal_errors() -> Iterator[None]:
+    """Turn a CorpusError that stops the whole command into one line and exit 1."""
+    try:
+        yield
+    except CorpusError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FATAL)
+
+
+def _print_plan(plan: BuildPlan) -> None:
+    click.echo(f"{'source':<24}{'to build':>10}{'built':>10}{'input MB':>12}")
+    for source, counts in sorted(plan.per_source().items()):
+        megabytes = counts["input_bytes"] / 1e6
+        click.echo(f"{source:<24}{counts['to_build']:>10}{counts['already_built']:>10}{megabytes:>12.1f}")
+    click.echo(f"{len(plan.todo)} inputs to build, {len(plan.done)} already in the corpus (dry run: nothing written)")
+
+
+def _print_report(report: BuildReport, out: str) -> None:
+    counts = report.counts()
+    stored_mb = sum(row.get("stored_bytes") or 0 for row in report.rows) / 1e6
+    click.echo(
+        f"{counts['ok']} stored ({stored_mb:.1f} MB), {counts['skipped']} skipped, {counts['failed']} failed, "
+        f"{report.already_built} already built, in {report.seconds:.1f} s -> {out}"
+    )
+    for row in report.rows:
+        if row["status"] != "ok":
+            click.echo(f"  {row['status']:<8}{row['input_path']}: {row['reason']}: {row['message']}")
+    if report.log_path:
+        click.echo(f"details: {report.log_path}")

@@ -1,0 +1,54 @@
+"""One error hierarchy for the whole package, and the reason codes of the manifest.
+
+Every problem with one input is a :class:`CorpusError` carrying a
+:class:`Reason`; the build turns it into a manifest row (``status`` failed or
+skipped, ``reason`` the code, ``message`` the one-line text) and goes on.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Reason(str, Enum):
+    """Reason codes written to the manifest's ``reason`` column."""
+
+    EMPTY_FILE = "empty_file"
+    UNREADABLE = "unreadable"
+    TRUNCATED = "truncated"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    NOT_3D = "not_3d"
+    BAD_GEOMETRY = "bad_geometry"
+    NON_FINITE = "non_finite"
+    TOO_LARGE = "too_large"
+    DUPLICATE_INPUT = "duplicate_input"
+    WRITE_FAILED = "write_failed"
+    INTERNAL_ERROR = "internal_error"
+
+
+class CorpusError(ValueError):
+    """Root of every error this package raises on purpose."""
+
+    reason: Reason = Reason.INTERNAL_ERROR
+
+    def __init__(self, message: str, reason: Reason | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class InputError(CorpusError):
+    """One input cannot become a volume; the build records it and goes on."""
+
+
+class SpecError(CorpusError):
+    """A build specification or command-line value is invalid."""
+
+
+class CorpusFormatError(CorpusError):
+    """An output folder is not a corpus, or not one this build may extend."""
+
+
+def one_line(error: BaseException, limit: int = 500) -> str:
+    """An exception as one short line, for the manifest's ``message`` column."""
+    return " ".join(str(error).split())[:limit] or type(error).__name__

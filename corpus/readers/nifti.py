@@ -1,0 +1,45 @@
+"""NIfTI-1/2 (.nii, .nii.gz) -> Volume, with nibabel's sform/qform rules."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from corpus.errors import InputError, Reason, one_line
+from corpus.readers.volume import Volume, check_decoded_size, squeeze_to_3d, to_hu
+
+_DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error)
+
+
+def read_nifti(path: str | Path) -> Volume:
+    """Read a NIfTI file; HU = stored * scl_slope + scl_inter (when set).
+
+    The affine is nibabel's: the sform when sform_code > 0, else the qform
+    when qform_code > 0, else the pixdim diagonal.
+    """
+    path = Path(path)
+    image = _load_header(path)
+    shape = squeeze_to_3d(image.shape)
+    check_decoded_size(image.shape, image.get_data_dtype().itemsize)
+    try:
+        raw = np.asanyarray(image.dataobj.get_unscaled())
+    except _DECODE_ERRORS as error:
+        raise InputError(f"NIfTI voxel data is truncated or corrupt: {error}", Reason.TRUNCATED) from error
+    # nibabel moves scl_slope/scl_inter from the loaded header into the proxy.
+    slope, intercept = float(image.dataobj.slope), float(image.dataobj.inter)
+    array = to_hu(raw.reshape(shape), slope, intercept)
+    affine = np.asarray(image.affine, dtype=np.float64)
+    return Volume(array=array, affine=affine, input_format="nifti", input_bytes=path.stat().st_size)
+
+
+def _load_header(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:
+    try:
+        image = nib.load(path)
+    except _DECODE_ERRORS + (nib.filebasedimages.ImageFileError,) as error:
+        raise InputError(f"Not a readable NIfTI file: {one_line(error)}", Reason.UNREADABLE) from error
+    if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
+        raise InputError(f"Expected NIfTI, nibabel read {type(image).__name__}", Reason.UNSUPPORTED_FORMAT)
+    return image

@@ -1,0 +1,88 @@
+"""Volume: what every reader returns, whatever the input format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.errors import InputError, Reason
+
+# Decoded inputs above this size are refused before allocation (a 2048^3 int16
+# volume is 16 GiB); real CT stays far below it.
+MAX_DECODED_BYTES = 16 * 2**30
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A 3D scan in Hounsfield units and where its voxels sit in the world.
+
+    ``array[i, j, k]`` is the voxel whose centre is at ``affine @ (i, j, k, 1)``
+    in RAS+ millimetres, whatever the input's own convention was.
+    """
+
+    array: np.ndarray
+    affine: np.ndarray
+    input_format: str
+    input_bytes: int = 0  # size of every file read, companions (.raw, .zraw) included
+    modality: str = "CT"
+
+    def __post_init__(self) -> None:
+        check_geometry(self.array.shape, self.affine)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        i, j, k = self.array.shape
+        return int(i), int(j), int(k)
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Voxel size in mm along each array axis (lengths of the affine's columns)."""
+        sx, sy, sz = np.linalg.norm(self.affine[:3, :3], axis=0)
+        return float(sx), float(sy), float(sz)
+
+
+def check_geometry(shape: tuple[int, ...], affine: np.ndarray) -> None:
+    """Raise ``bad_geometry`` unless the affine maps a 3D grid invertibly to mm."""
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"Expected a 3D array with every size >= 1, got shape {shape}", Reason.NOT_3D)
+    if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
+        raise InputError(f"Expected a finite 4x4 affine, got {affine.tolist()}", Reason.BAD_GEOMETRY)
+    if abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise InputError("Voxel axes are degenerate (zero spacing or parallel axes)", Reason.BAD_GEOMETRY)
+
+
+def check_decoded_size(shape: tuple[int, ...], itemsize: int) -> None:
+    """Refuse absurd header sizes before any memory is allocated for them."""
+    nbytes = int(np.prod(shape, dtype=np.float64)) * itemsize
+    if nbytes > MAX_DECODED_BYTES:
+        limit_gib = MAX_DECODED_BYTES / 2**30
+        raise InputError(
+            f"Header claims {shape} voxels ({nbytes / 2**30:.1f} GiB decoded), above the {limit_gib:.0f} GiB limit",
+            Reason.TOO_LARGE,
+        )
+
+
+def squeeze_to_3d(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Drop trailing singleton axes (x, y, z, 1); anything else than 3D is refused."""
+    dims = list(shape)
+    while len(dims) > 3 and dims[-1] == 1:
+        dims.pop()
+    if len(dims) != 3:
+        raise InputError(f"Expected a 3D volume, got {len(shape)}D shape {tuple(shape)}", Reason.NOT_3D)
+    return dims[0], dims[1], dims[2]
+
+
+def to_hu(raw: np.ndarray, slope: float | None, intercept: float | None) -> np.ndarray:
+    """Apply a rescale; integer data without one stays integer (half the memory)."""
+    if slope in (None, 1.0) and intercept in (None, 0.0) and raw.dtype.kind in "iu":
+        return raw
+    array = raw.astype(np.float32)
+    if slope not in (None, 1.0):
+        array *= np.float32(slope)
+    if intercept not in (None, 0.0):
+        array += np.float32(intercept)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise InputError(f"{bad} voxels are NaN or infinite; a CT volume holds finite HU", Reason.NON_FINITE)
+    return array

@@ -1,0 +1,100 @@
+"""BuildSpec: everything that decides the voxels and layout of a corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from corpus.errors import SpecError
+
+INT16_MIN, INT16_MAX = -32768, 32767
+INTERPOLATIONS = ("linear",)
+
+
+def parse_spacing(text: str) -> tuple[float, float, float]:
+    """``"1.5"`` -> (1.5, 1.5, 1.5); ``"1.25,1.25,5"`` -> per-axis spacing in mm."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise SpecError(f"Spacing must be one number or three comma-separated numbers (mm), got {text!r}") from None
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3:
+        raise SpecError(f"Spacing needs 1 or 3 values, got {len(values)} in {text!r}")
+    return values[0], values[1], values[2]
+
+
+def parse_clip(text: str) -> tuple[int, int]:
+    """``"-1024,3071"`` -> (-1024, 3071) HU."""
+    parts = text.split(",")
+    try:
+        low, high = (int(float(part)) for part in parts)
+    except ValueError:
+        raise SpecError(f"Clip must be two comma-separated HU values like -1024,3071, got {text!r}") from None
+    return low, high
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """How every volume of a corpus is normalized and stored.
+
+    Two builds may write into the same corpus only with equal specs (equal
+    :meth:`hash`): every array of a corpus shares one grid, clip and layout.
+    """
+
+    spacing: tuple[float, float, float] = (1.5, 1.5, 1.5)
+    clip: tuple[int, int] = (-1024, 3071)
+    interpolation: str = "linear"
+    orientation: str = "RAS"
+    dtype: str = "int16"
+    chunks: tuple[int, int, int] = (64, 64, 64)
+    zstd_level: int = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spacing", tuple(float(s) for s in self.spacing))
+        object.__setattr__(self, "clip", tuple(int(c) for c in self.clip))
+        object.__setattr__(self, "chunks", tuple(int(c) for c in self.chunks))
+        self._validate()
+
+    def _validate(self) -> None:
+        if len(self.spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in self.spacing):
+            raise SpecError(f"Spacing must be three positive numbers (mm), got {self.spacing}")
+        low, high = self.clip
+        if not (INT16_MIN <= low < high <= INT16_MAX):
+            raise SpecError(f"Clip must satisfy {INT16_MIN} <= low < high <= {INT16_MAX}, got {self.clip}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise SpecError(f"Interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
+        if (self.orientation, self.dtype) != ("RAS", "int16"):
+            raise SpecError(f"Only RAS int16 corpora exist, got {self.orientation} {self.dtype}")
+        if len(self.chunks) != 3 or min(self.chunks) < 1:
+            raise SpecError(f"Chunks must be three positive sizes, got {self.chunks}")
+        if not 1 <= self.zstd_level <= 22:
+            raise SpecError(f"zstd level must be 1..22, got {self.zstd_level}")
+
+    @property
+    def fill_value(self) -> int:
+        """Out-of-field voxels hold the low clip value (air)."""
+        return self.clip[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["spacing"] = list(self.spacing)
+        data["clip"] = list(self.clip)
+        data["chunks"] = list(self.chunks)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildSpec:
+        known = {name for name in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise SpecError(f"Unknown BuildSpec fields {sorted(unknown)}; expected some of {sorted(known)}")
+        return cls(**data)
+
+    def hash(self) -> str:
+        """Stable 16-hex digest of every field: equal specs, equal hash, on any machine."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

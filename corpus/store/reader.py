@@ -1,0 +1,82 @@
+"""Reading a corpus: ``corpus.open(OUT)`` -> spec, manifest, regions of volumes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import zarr
+
+from corpus.errors import CorpusError
+from corpus.spec import BuildSpec
+from corpus.store.layout import SHARDS
+from corpus.store.location import Location
+from corpus.store.manifest import STATUS_OK, read_manifest
+from corpus.store.meta import read_meta
+
+Region = Sequence[tuple[int, int]]
+
+
+class Corpus:
+    """A built corpus, local or behind any fsspec URL."""
+
+    def __init__(self, url: str) -> None:
+        self.location = Location(url)
+        self.spec = BuildSpec.from_dict(read_meta(self.location)["spec"])
+
+    @cached_property
+    def manifest(self) -> pa.Table:
+        """Every input's row (ok, skipped, failed) as an Arrow table."""
+        return read_manifest(self.location)
+
+    @cached_property
+    def _stored(self) -> dict[str, tuple[str, str]]:
+        ok = self.manifest.filter(pc.equal(self.manifest.column("status"), STATUS_OK))
+        columns = ok.select(["volume_id", "shard", "array"]).to_pydict()
+        return {v: (s, a) for v, s, a in zip(columns["volume_id"], columns["shard"], columns["array"], strict=True)}
+
+    @property
+    def volume_ids(self) -> list[str]:
+        """Ids of the stored volumes, in manifest order."""
+        return list(self._stored)
+
+    def array(self, volume_id: str) -> zarr.Array:
+        """The zarr array of one stored volume (int16, x y z, RAS+)."""
+        if volume_id not in self._stored:
+            raise CorpusError(f"No stored volume {volume_id!r} in {self.location.url}; see .volume_ids")
+        shard, path = self._stored[volume_id]
+        store = self.location.zarr_store(SHARDS, f"{shard}.zarr", read_only=True)
+        return zarr.open_array(store, path=path, mode="r")
+
+    def read(self, volume_id: str, region: Region | None = None) -> np.ndarray:
+        """Voxels of a volume; ``region`` = ((x0, x1), (y0, y1), (z0, z1)) voxel bounds.
+
+        Bounds may leave the volume: the part outside is filled with air (the
+        low clip value), so a crop box always gets the shape it asked for.
+        """
+        stored = self.array(volume_id)
+        if region is None:
+            return np.asarray(stored[...])
+        bounds = parse_region(region)
+        out = np.full([stop - start for start, stop in bounds], self.spec.fill_value, dtype=np.int16)
+        inside = [(max(start, 0), min(stop, size)) for (start, stop), size in zip(bounds, stored.shape, strict=True)]
+        if all(lo < hi for lo, hi in inside):
+            source = tuple(slice(lo, hi) for lo, hi in inside)
+            target = tuple(slice(lo - start, hi - start) for (lo, hi), (start, _) in zip(inside, bounds, strict=True))
+            out[target] = stored[source]
+        return out
+
+
+def parse_region(region: Region) -> list[tuple[int, int]]:
+    bounds = [(int(start), int(stop)) for start, stop in region]
+    if len(bounds) != 3 or any(stop < start for start, stop in bounds):
+        raise CorpusError(f"Region must be three (start, stop) voxel pairs with start <= stop, got {list(region)}")
+    return bounds
+
+
+def open_corpus(url: str) -> Corpus:
+    """Open the corpus at a local path or fsspec URL (``corpus.open``)."""
+    return Corpus(str(url))
