@@ -82,10 +82,10 @@ def plan_build(items: list[InputItem], out: str) -> BuildPlan:
     location = Location(out)
     manifest = read_manifest(location)
     finished = manifest.filter(pc.is_in(manifest.column("status"), value_set=pa.array([STATUS_OK, STATUS_SKIPPED])))
-    known = set(finished.column("volume_id").to_pylist())
+    known = set(zip(finished.column("source").to_pylist(), finished.column("input_path").to_pylist(), strict=True))
     return BuildPlan(
-        todo=[item for item in items if item.volume_id not in known],
-        done=[item for item in items if item.volume_id in known],
+        todo=[item for item in items if (item.source, item.relpath) not in known],
+        done=[item for item in items if (item.source, item.relpath) in known],
     )
 
 
@@ -107,8 +107,9 @@ def build_corpus(
         writer = _ShardWriter(location, spec, volumes_per_shard)
         seen: dict[str, InputItem] = {}
         for item in tqdm(plan.todo, desc="build", unit="vol", disable=not progress or None):
-            row = _duplicate_row(item, seen[item.volume_id], spec) if item.volume_id in seen else writer.ingest(item)
-            seen.setdefault(item.volume_id, item)
+            first = seen.setdefault(item.volume_id, item)
+            row = writer.ingest(item) if first is item else _duplicate_row(item, first, spec)
+            writer.add(row)
             report.rows.append(row)
         writer.close()
     report.seconds = time.perf_counter() - started
@@ -126,12 +127,14 @@ class _ShardWriter:
         self._group: zarr.Group | None = None
 
     def ingest(self, item: InputItem) -> dict[str, Any]:
-        row = ingest_input(item, self.spec, self._shard)
+        return ingest_input(item, self.spec, self._shard)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Queue a row for the current shard's part; commit once the shard is full."""
         self.rows.append(row)
         self.stored += row["status"] == STATUS_OK
         if self.stored >= self.capacity:
             self.close()
-        return row
 
     def _shard(self) -> tuple[str, zarr.Group]:
         if self._group is None:

@@ -31,7 +31,9 @@ def main() -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", required=True, help="Corpus folder or fsspec URL (created if new).")
-@click.option("--source", "sources", multiple=True, metavar="NAME=ROOT", help="Ingest every image under ROOT as source NAME.")
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME=ROOT", help="Ingest every image under ROOT as source NAME."
+)
 @click.option("--spacing", default="1.5", show_default=True, help="Target spacing in mm: one value or x,y,z.")
 @click.option("--clip", default="-1024,3071", show_default=True, help="HU clip range low,high.")
 @click.option("--dry-run", is_flag=True, help="Print what would be built, build nothing.")
@@ -58,7 +60,13 @@ def build(inputs: tuple[Path, ...], out: str, sources: tuple[str, ...], spacing:
 
 
 @main.command()
-@click.option("--out", default="demo-output", show_default=True, type=click.Path(path_type=Path), help="Folder for inputs and corpus.")
+@click.option(
+    "--out",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for inputs and corpus.",
+)
 def demo(out: Path) -> None:
     """Generate phantoms, build a corpus from them and summarize it."""
     from corpus.demo import run_demo

@@ -7,10 +7,10 @@ skipped, ``reason`` the code, ``message`` the one-line text) and goes on.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Reason codes written to the manifest's ``reason`` column."""
 
     EMPTY_FILE = "empty_file"

@@ -86,7 +86,9 @@ def _markers(points: np.ndarray, markers: Sequence[tuple[float, float, float]], 
     return values
 
 
-def affine_from(spacing: Sequence[float], rotation: np.ndarray, centre: Sequence[float], shape: Sequence[int]) -> np.ndarray:
+def affine_from(
+    spacing: Sequence[float], rotation: np.ndarray, centre: Sequence[float], shape: Sequence[int]
+) -> np.ndarray:
     """Voxel -> RAS affine with axis directions ``rotation`` (columns), centred on ``centre`` mm."""
     affine = np.eye(4)
     affine[:3, :3] = np.asarray(rotation, dtype=np.float64) * np.asarray(spacing, dtype=np.float64)

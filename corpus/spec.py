@@ -88,7 +88,7 @@ class BuildSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BuildSpec:
-        known = {name for name in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
             raise SpecError(f"Unknown BuildSpec fields {sorted(unknown)}; expected some of {sorted(known)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -155,7 +156,9 @@ def test_metaimage_writer_is_read_back_by_simpleitk(tmp_path):
 
 def test_big_endian_metaimage(tmp_path):
     values = np.arange(24, dtype=">i2").reshape(2, 3, 4)  # (z, y, x) on disk
-    header = "NDims = 3\nDimSize = 4 3 2\nElementType = MET_SHORT\nElementByteOrderMSB = True\nElementDataFile = LOCAL\n"
+    header = (
+        "NDims = 3\nDimSize = 4 3 2\nElementType = MET_SHORT\nElementByteOrderMSB = True\nElementDataFile = LOCAL\n"
+    )
     (tmp_path / "be.mha").write_bytes(header.encode() + values.tobytes())
     volume = read_metaimage(tmp_path / "be.mha")
     np.testing.assert_array_equal(volume.array, values.astype(np.int16).transpose(2, 1, 0))

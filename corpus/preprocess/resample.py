@@ -52,7 +52,7 @@ def _resample_separable(
         data = _interpolate_axis(data, coords, axis)
         inside.append((axis, _inside(coords, array.shape[source])))
     for axis, mask in inside:
-        outside = [slice(None)] * 3
+        outside: list[slice | np.ndarray] = [slice(None)] * 3
         outside[axis] = ~mask
         data[tuple(outside)] = fill
     return data

@@ -31,7 +31,9 @@ def read_volume(path: str | Path) -> Volume:
     path = Path(path)
     fmt = input_format(path)
     if fmt is None:
-        raise InputError(f"Unknown file type {path.name!r}; expected one of {sorted(_SUFFIXES)}", Reason.UNSUPPORTED_FORMAT)
+        raise InputError(
+            f"Unknown file type {path.name!r}; expected one of {sorted(_SUFFIXES)}", Reason.UNSUPPORTED_FORMAT
+        )
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("File is empty (0 bytes)", Reason.EMPTY_FILE)
     return read_nifti(path) if fmt == "nifti" else read_metaimage(path)

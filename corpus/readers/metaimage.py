@@ -91,7 +91,9 @@ def _read_payload(path: Path, header: dict[str, str], data_offset: int) -> tuple
         payload = _read_bytes(path, data_offset)
         return payload, len(payload)
     if name.upper().startswith("LIST") or "%" in name or " " in name:
-        raise InputError(f"MetaImage slice lists ({name!r}) are not supported; convert to one file", Reason.UNSUPPORTED_FORMAT)
+        raise InputError(
+            f"MetaImage slice lists ({name!r}) are not supported; convert to one file", Reason.UNSUPPORTED_FORMAT
+        )
     data_path = path.parent / name
     if not data_path.resolve().is_relative_to(path.parent.resolve()):
         raise InputError(f"ElementDataFile {name!r} points outside the header's folder", Reason.UNREADABLE)
@@ -133,13 +135,14 @@ def _affine(header: dict[str, str], ndims: int) -> np.ndarray:
     origin = _floats(header, "origin", "0 " * ndims)[:3]
     columns = np.array(_floats(header, "transformmatrix", identity))
     if len(spacing) != 3 or len(origin) != 3 or columns.size != ndims * ndims:
-        raise InputError(f"MetaImage spacing, origin or TransformMatrix does not fit NDims {ndims}", Reason.BAD_GEOMETRY)
+        raise InputError(
+            f"MetaImage spacing, origin or TransformMatrix does not fit NDims {ndims}", Reason.BAD_GEOMETRY
+        )
     direction = columns.reshape(ndims, ndims).T[:3, :3]  # column j = cosines of axis j
     lps = np.eye(4)
     lps[:3, :3] = direction * np.asarray(spacing)
     lps[:3, 3] = origin
     return _LPS_TO_RAS @ lps
-
 
 
 def write_metaimage(path: str | Path, array: np.ndarray, affine: np.ndarray, compress: bool = True) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -24,12 +25,13 @@ def read_nifti(path: str | Path) -> Volume:
     image = _load_header(path)
     shape = squeeze_to_3d(image.shape)
     check_decoded_size(image.shape, image.get_data_dtype().itemsize)
+    proxy: Any = image.dataobj  # nibabel's ArrayProxy: lazy data plus the scaling
     try:
-        raw = np.asanyarray(image.dataobj.get_unscaled())
+        raw = np.asanyarray(proxy.get_unscaled())
     except _DECODE_ERRORS as error:
         raise InputError(f"NIfTI voxel data is truncated or corrupt: {error}", Reason.TRUNCATED) from error
     # nibabel moves scl_slope/scl_inter from the loaded header into the proxy.
-    slope, intercept = float(image.dataobj.slope), float(image.dataobj.inter)
+    slope, intercept = float(proxy.slope), float(proxy.inter)
     array = to_hu(raw.reshape(shape), slope, intercept)
     affine = np.asarray(image.affine, dtype=np.float64)
     return Volume(array=array, affine=affine, input_format="nifti", input_bytes=path.stat().st_size)
@@ -38,7 +40,7 @@ def read_nifti(path: str | Path) -> Volume:
 def _load_header(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:
     try:
         image = nib.load(path)
-    except _DECODE_ERRORS + (nib.filebasedimages.ImageFileError,) as error:
+    except (*_DECODE_ERRORS, nib.filebasedimages.ImageFileError) as error:
         raise InputError(f"Not a readable NIfTI file: {one_line(error)}", Reason.UNREADABLE) from error
     if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
         raise InputError(f"Expected NIfTI, nibabel read {type(image).__name__}", Reason.UNSUPPORTED_FORMAT)

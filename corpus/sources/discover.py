@@ -56,12 +56,25 @@ def discover(paths: list[Path], sources: list[tuple[str, Path]]) -> list[InputIt
     """
     named = [(name, root) for name, root in sources]
     named += [(_source_name(p if p.is_dir() else p.parent), p) for p in paths]
-    items: list[InputItem] = []
+    _check_source_names(named)
+    items: dict[tuple[str, str], InputItem] = {}
     for name, root in named:
         if not root.exists() and not root.is_symlink():
             raise SpecError(f"Input {str(root)!r} does not exist; give files or folders of NIfTI/MetaImage")
-        items.extend(_walk(name, root))
-    return items
+        items.update(((item.source, item.relpath), item) for item in _walk(name, root))
+    return list(items.values())
+
+
+def _check_source_names(named: list[tuple[str, Path]]) -> None:
+    """One source name, one folder: otherwise two inputs could claim one volume id."""
+    folders: dict[str, Path] = {}
+    for name, root in named:
+        folder = (root if root.is_dir() else root.parent).resolve()
+        if folders.setdefault(name, folder) != folder:
+            raise SpecError(
+                f"Source name {name!r} would stand for two folders ({folders[name]} and {folder}); "
+                f"name them apart with --source NAME=ROOT"
+            )
 
 
 def _walk(source: str, root: Path) -> list[InputItem]:

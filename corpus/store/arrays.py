@@ -51,7 +51,7 @@ def write_volume(shard: zarr.Group, volume_id: str, array: np.ndarray, grid: Gri
 def checksum(array: np.ndarray) -> str:
     """Digest of the voxel values (little-endian int16, C order): equal voxels, equal sum."""
     data = np.ascontiguousarray(array, dtype="<i2")
-    return "blake2b:" + hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).hexdigest()
+    return "blake2b:" + hashlib.blake2b(data.tobytes(), digest_size=16).hexdigest()
 
 
 def _geometry_attrs(volume_id: str, grid: Grid, spec: BuildSpec) -> dict[str, Any]:

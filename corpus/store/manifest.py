@@ -67,18 +67,18 @@ def write_part(location: Location, index: int, rows: list[dict[str, Any]]) -> No
 
 
 def read_manifest(location: Location) -> pa.Table:
-    """All committed rows; when an input appears in several parts the newest wins."""
+    """All committed rows; when an input (source, input_path) appears in several parts the newest wins."""
     names = [n for n in location.list_names(MANIFEST) if n.endswith(".parquet") and shard_index(n) is not None]
     tables = [pq.read_table(io.BytesIO(location.read_bytes(MANIFEST, name)), schema=SCHEMA) for name in names]
     if not tables:
         return SCHEMA.empty_table()
-    return _latest_per_volume(pa.concat_tables(tables))
+    return _latest_per_input(pa.concat_tables(tables))
 
 
-def _latest_per_volume(table: pa.Table) -> pa.Table:
-    ids = table.column("volume_id").to_pylist()
-    last = {volume_id: row for row, volume_id in enumerate(ids)}
-    if len(last) == len(ids):
+def _latest_per_input(table: pa.Table) -> pa.Table:
+    inputs = zip(table.column("source").to_pylist(), table.column("input_path").to_pylist(), strict=True)
+    last = {key: row for row, key in enumerate(inputs)}
+    if len(last) == table.num_rows:
         return table
     return table.take(pa.array(sorted(last.values())))
 

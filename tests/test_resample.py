@@ -1,0 +1,187 @@
+"""Grid and resampling: exactness on linear fields, agreement with SimpleITK, physical extent."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus.phantom import affine_from, render, rotation_x, rotation_z
+from corpus.preprocess.grid import Grid, target_grid
+from corpus.preprocess.intensity import clip_to_int16
+from corpus.preprocess.resample import _resample_oblique, resample
+
+LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    return q * np.sign(np.diag(r))
+
+
+def signed_permutation(order: tuple[int, ...], signs: tuple[int, ...]) -> np.ndarray:
+    matrix = np.zeros((3, 3))
+    for column, (row, sign) in enumerate(zip(order, signs, strict=True)):
+        matrix[row, column] = sign
+    return matrix
+
+
+def world_of(grid_affine: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    index = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).reshape(-1, 3)
+    return index @ grid_affine[:3, :3].T + grid_affine[:3, 3]
+
+
+def input_index(affine: np.ndarray, world: np.ndarray) -> np.ndarray:
+    inverse = np.linalg.inv(affine)
+    return world @ inverse[:3, :3].T + inverse[:3, 3]
+
+
+shapes = st.tuples(*[st.integers(2, 9)] * 3)
+spacings = st.tuples(*[st.floats(0.5, 4.0)] * 3)
+
+
+@st.composite
+def affines(draw: st.DrawFn, oblique: bool) -> np.ndarray:
+    spacing = draw(spacings)
+    if oblique:
+        rotation = random_rotation(np.random.default_rng(draw(st.integers(0, 2**31))))
+    else:
+        order = draw(st.permutations([0, 1, 2]))
+        signs = draw(st.tuples(*[st.sampled_from([-1, 1])] * 3))
+        rotation = signed_permutation(tuple(order), signs)
+    origin = draw(st.tuples(*[st.floats(-200, 200)] * 3))
+    affine = np.eye(4)
+    affine[:3, :3] = rotation * np.asarray(spacing)
+    affine[:3, 3] = origin
+    return affine
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, target=spacings, oblique=st.booleans(), data=st.data())
+def test_linear_fields_are_reproduced_exactly_and_the_rim_is_filled(shape, target, oblique, data):
+    """Trilinear interpolation reproduces any linear HU field; beyond the field of view comes the fill."""
+    affine = data.draw(affines(oblique))
+    slope = np.array([3.0, -2.0, 5.0])
+    values = world_of(affine, shape) @ slope
+    array = values.reshape(shape)
+    grid = target_grid(shape, affine, target)
+    out = resample(array, affine, grid, fill=np.nan).reshape(-1)
+
+    world = world_of(grid.affine, grid.shape)
+    index = input_index(affine, world)
+    within_centres = np.all((index >= -1e-6) & (index <= np.asarray(shape) - 1 + 1e-6), axis=1)
+    outside_field = np.any((index < -0.5 - 1e-4) | (index > np.asarray(shape) - 0.5 + 1e-4), axis=1)
+    inside_field = np.all((index > -0.5 + 1e-4) & (index < np.asarray(shape) - 0.5 - 1e-4), axis=1)
+    np.testing.assert_allclose(out[within_centres], (world @ slope)[within_centres], rtol=1e-4, atol=1e-2)
+    assert np.all(np.isnan(out[outside_field]))
+    assert not np.any(np.isnan(out[inside_field]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.tuples(*[st.integers(1, 40)] * 3), source=spacings, target=spacings)
+def test_grid_extent_matches_the_field_of_view_within_one_target_voxel(shape, source, target):
+    affine = np.diag([*source, 1.0])
+    grid = target_grid(shape, affine, target)
+    extent_in = np.asarray(shape) * np.asarray(source)
+    extent_out = np.asarray(grid.shape) * np.asarray(target)
+    assert np.all(np.abs(extent_out - extent_in) <= np.asarray(target) + 1e-6)
+    # The lattice is anchored at the first input voxel centre (MONAI's anchor).
+    steps = (np.asarray(grid.origin) - affine[:3, 3]) / np.asarray(target)
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("n", "source", "tolerance"), [(30, 3.0, 0), (164, 1.5, 0), (512, 0.488, 0), (101, 0.7, 1), (60, 2.5, 1)]
+)
+def test_grid_sizes_match_monai_spacing_below_3mm(n, source, tolerance):
+    """MONAI Spacing gives round((n - 1) * source / target + 1) voxels; ours the lattice points inside the FOV."""
+    grid = target_grid((n, n, n), np.diag([source, source, source, 1.0]), (1.5, 1.5, 1.5))
+    monai = round((n - 1) * source / 1.5 + 1)
+    assert abs(grid.shape[0] - monai) <= tolerance
+
+
+def test_thick_slices_keep_the_outer_half_slices_that_monai_drops():
+    """5 mm slices: each outer slice reaches 2.5 mm beyond its centre, so one more target voxel per side."""
+    grid = target_grid((28, 28, 28), np.diag([5.0, 5.0, 5.0, 1.0]), (1.5, 1.5, 1.5))
+    monai = round(27 * 5.0 / 1.5 + 1)
+    assert grid.shape == (monai + 2,) * 3
+    assert grid.origin == (-1.5, -1.5, -1.5)
+
+
+@pytest.mark.parametrize(
+    "rotation",
+    [
+        np.eye(3),
+        signed_permutation((2, 0, 1), (1, -1, 1)),
+        signed_permutation((1, 2, 0), (-1, -1, 1)),
+    ],
+)
+def test_separable_and_general_paths_agree(rotation):
+    affine = affine_from((0.9, 1.3, 2.2), rotation, (5.0, -3.0, 10.0), (40, 30, 20))
+    array = render(affine, (40, 30, 20), noise_hu=20.0, seed=4)
+    grid = target_grid(array.shape, affine, (1.5, 1.5, 1.5))
+    fast = resample(array, affine, grid, fill=-1024.0)
+    general = _resample_oblique(array, np.linalg.inv(affine) @ grid.affine, grid.shape, fill=-1024.0)
+    np.testing.assert_allclose(fast, general, atol=1e-2)
+
+
+def test_oblique_resampling_matches_simpleitk():
+    shape = (60, 50, 30)
+    affine = affine_from((0.8, 0.8, 2.0), rotation_z(17) @ rotation_x(9), (0.0, 0.0, 20.0), shape)
+    array = render(affine, shape, noise_hu=0.0)
+    grid = target_grid(shape, affine, (1.5, 1.5, 1.5))
+    ours = resample(array, affine, grid, fill=-1024.0)
+    reference = sitk_resample(array, affine, grid, fill=-1024.0)
+    difference = np.abs(ours - reference)
+    assert np.mean(difference) < 0.5
+    assert np.percentile(difference, 99.9) < 2.0
+
+
+def sitk_resample(array: np.ndarray, affine: np.ndarray, grid: Grid, fill: float) -> np.ndarray:
+    """Independent reference: ITK linear interpolation onto the same RAS grid."""
+    lps = LPS @ affine
+    spacing = np.linalg.norm(lps[:3, :3], axis=0)
+    image = sitk.GetImageFromArray(array.transpose(2, 1, 0).astype(np.float32))
+    image.SetSpacing(spacing.tolist())
+    image.SetDirection((lps[:3, :3] / spacing).ravel().tolist())
+    image.SetOrigin(lps[:3, 3].tolist())
+    out_lps = LPS @ grid.affine
+    result = sitk.Resample(
+        image,
+        list(grid.shape),
+        sitk.Transform(),
+        sitk.sitkLinear,
+        out_lps[:3, 3].tolist(),
+        list(grid.spacing),
+        (out_lps[:3, :3] / np.asarray(grid.spacing)).ravel().tolist(),
+        fill,
+        sitk.sitkFloat32,
+    )
+    return sitk.GetArrayFromImage(result).transpose(2, 1, 0)
+
+
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50),
+    st.integers(-2000, 0),
+    st.integers(1, 4000),
+)
+def test_clip_to_int16_stays_within_bounds(values, low, high):
+    stored = clip_to_int16(np.asarray(values, dtype=np.float32).reshape(-1, 1, 1), (low, high))
+    assert stored.dtype == np.int16
+    assert stored.min() >= low and stored.max() <= high
+
+
+def test_rounding_is_to_nearest():
+    stored = clip_to_int16(np.array([-0.6, -0.4, 0.4, 0.6, 40.49, 40.51], dtype=np.float32), (-1024, 3071))
+    assert stored.tolist() == [-1, 0, 0, 1, 40, 41]
+
+
+def test_corners_helper_is_consistent_with_affine():
+    affine = affine_from((1.0, 2.0, 3.0), rotation_z(30), (0.0, 0.0, 0.0), (3, 4, 5))
+    corners = [affine @ np.array([*c, 1.0]) for c in itertools.product((0, 2), (0, 3), (0, 4))]
+    grid = target_grid((3, 4, 5), affine, (1.0, 1.0, 1.0))
+    assert np.all(np.asarray(grid.origin) <= np.min(corners, axis=0)[:3] + 1e-9)
