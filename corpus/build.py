@@ -22,10 +22,12 @@ import pyarrow.compute as pc
 import zarr
 from tqdm import tqdm
 
-from corpus.errors import CorpusError, InputError, Reason, one_line
+from corpus.errors import SKIP_REASONS, CorpusError, InputError, Reason, one_line
 from corpus.preprocess import Normalized, normalize
 from corpus.preprocess.intensity import hu_percentiles
+from corpus.privacy import resolve_salt, salted_key
 from corpus.readers import read_volume
+from corpus.readers.dicom import read_dicom_series
 from corpus.readers.volume import Volume
 from corpus.sources import InputItem
 from corpus.spec import BuildSpec
@@ -99,12 +101,12 @@ def build_corpus(
     """Ingest ``items`` into the corpus at ``out`` (created if new; spec must match if not)."""
     started = time.perf_counter()
     location = Location(out)
-    ensure_meta(location, spec)
+    salt = resolve_salt(ensure_meta(location, spec))
     plan = plan_build(items, out)
     report = BuildReport(already_built=len(plan.done))
     with _build_log(location) as log_path:
         report.log_path = log_path
-        writer = _ShardWriter(location, spec, volumes_per_shard)
+        writer = _ShardWriter(location, spec, salt, volumes_per_shard)
         seen: dict[str, InputItem] = {}
         for item in tqdm(plan.todo, desc="build", unit="vol", disable=not progress or None):
             first = seen.setdefault(item.volume_id, item)
@@ -119,15 +121,15 @@ def build_corpus(
 class _ShardWriter:
     """Fills shards one after another; commits a shard's manifest part once it is full."""
 
-    def __init__(self, location: Location, spec: BuildSpec, capacity: int) -> None:
-        self.location, self.spec, self.capacity = location, spec, capacity
+    def __init__(self, location: Location, spec: BuildSpec, salt: str, capacity: int) -> None:
+        self.location, self.spec, self.salt, self.capacity = location, spec, salt, capacity
         self.index = _next_shard_index(location)
         self.rows: list[dict[str, Any]] = []
         self.stored = 0
         self._group: zarr.Group | None = None
 
     def ingest(self, item: InputItem) -> dict[str, Any]:
-        return ingest_input(item, self.spec, self._shard)
+        return ingest_input(item, self.spec, self.salt, self._shard)
 
     def add(self, row: dict[str, Any]) -> None:
         """Queue a row for the current shard's part; commit once the shard is full."""
@@ -151,12 +153,15 @@ class _ShardWriter:
         self.rows, self.stored, self._group = [], 0, None
 
 
-def ingest_input(item: InputItem, spec: BuildSpec, open_shard: Callable[[], tuple[str, zarr.Group]]) -> dict[str, Any]:
+def ingest_input(
+    item: InputItem, spec: BuildSpec, salt: str, open_shard: Callable[[], tuple[str, zarr.Group]]
+) -> dict[str, Any]:
     """Read, normalize and store one input; always return its manifest row."""
     started = time.perf_counter()
     row = _base_row(item, spec)
+    row.update(input_keys(item, salt))
     try:
-        volume = read_volume(item.path)
+        volume = _read(item, spec)
         row.update(_input_facts(volume))
         normalized = normalize(volume, spec)
         del volume  # the input array can be large: free it before writing
@@ -164,13 +169,34 @@ def ingest_input(item: InputItem, spec: BuildSpec, open_shard: Callable[[], tupl
         stored = _write(group, item.volume_id, normalized, spec)
         row.update(_stored_facts(shard, stored, normalized))
     except CorpusError as error:
-        row.update(status=STATUS_FAILED, reason=error.reason.value, message=one_line(error))
+        status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
+        row.update(status=status, reason=error.reason.value, message=one_line(error))
         log.warning("%s: %s: %s", item.relpath, error.reason.value, one_line(error))
     except Exception as error:  # noqa: BLE001 - any bug in one input must not stop the build
         row.update(status=STATUS_FAILED, reason=Reason.INTERNAL_ERROR.value, message=one_line(error))
         log.error("%s: unexpected error\n%s", item.relpath, traceback.format_exc())
     row["seconds"] = time.perf_counter() - started
     return row
+
+
+def _read(item: InputItem, spec: BuildSpec) -> Volume:
+    if item.skip is not None:
+        raise InputError(item.skip[1], item.skip[0])
+    if item.slices:
+        return read_dicom_series(item.slices, spec.max_gap_mm)
+    return read_volume(item.path)
+
+
+def input_keys(item: InputItem, salt: str) -> dict[str, str | None]:
+    """Salted subject and series keys: stable for grouping, useless for identifying."""
+    if not item.slices:
+        return {"subject_key": None, "series_key": salted_key(salt, "file", item.source, item.relpath)}
+    first = item.slices[0]
+    series = (first.study_uid, first.series_uid) if first.series_uid else (item.source, item.relpath)
+    return {
+        "subject_key": salted_key(salt, "patient", first.patient_id) if first.patient_id else None,
+        "series_key": salted_key(salt, "series", *series, first.frame_of_reference),
+    }
 
 
 def _write(group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec) -> StoredArray:
@@ -206,6 +232,7 @@ def _input_facts(volume: Volume) -> dict[str, Any]:
     return {
         "input_format": volume.input_format,
         "input_bytes": volume.input_bytes,
+        "message": volume.note,
         "modality": volume.modality,
         "shape_in": list(volume.shape),
         "spacing_in": [round(s, 6) for s in volume.spacing],

@@ -36,20 +36,30 @@ def main() -> None:
 )
 @click.option("--spacing", default="1.5", show_default=True, help="Target spacing in mm: one value or x,y,z.")
 @click.option("--clip", default="-1024,3071", show_default=True, help="HU clip range low,high.")
+@click.option("--modalities", default="CT", show_default=True, help="DICOM modalities to store, comma-separated.")
 @click.option("--dry-run", is_flag=True, help="Print what would be built, build nothing.")
-def build(inputs: tuple[Path, ...], out: str, sources: tuple[str, ...], spacing: str, clip: str, dry_run: bool) -> None:
-    """Ingest NIfTI and MetaImage files and folders INPUTS into the corpus at --out."""
+def build(
+    inputs: tuple[Path, ...],
+    out: str,
+    sources: tuple[str, ...],
+    spacing: str,
+    clip: str,
+    modalities: str,
+    dry_run: bool,
+) -> None:
+    """Ingest NIfTI, MetaImage and DICOM files and folders INPUTS into the corpus at --out."""
     from corpus.build import build_corpus, plan_build
     from corpus.sources import discover, parse_source
     from corpus.spec import BuildSpec, parse_clip, parse_spacing
 
     try:
-        spec = BuildSpec(spacing=parse_spacing(spacing), clip=parse_clip(clip))
-        items = discover(list(inputs), [parse_source(text) for text in sources])
+        spec = BuildSpec(spacing=parse_spacing(spacing), clip=parse_clip(clip), modalities=tuple(modalities.split(",")))
+        named = [parse_source(text) for text in sources]
+        items = discover(list(inputs), named, spec, progress=sys.stderr.isatty())
     except SpecError as error:
         raise click.UsageError(str(error)) from error
     if not items:
-        raise click.UsageError("No inputs: give files or folders of NIfTI/MetaImage, or --source NAME=ROOT")
+        raise click.UsageError("No inputs found: give files or folders of NIfTI, MetaImage or DICOM")
     with _fatal_errors():
         if dry_run:
             _print_plan(plan_build(items, out))

@@ -24,6 +24,32 @@ class Reason(StrEnum):
     DUPLICATE_INPUT = "duplicate_input"
     WRITE_FAILED = "write_failed"
     INTERNAL_ERROR = "internal_error"
+    # DICOM series
+    NO_PIXEL_DATA = "no_pixel_data"
+    NOT_A_VOLUME = "not_a_volume"
+    DUPLICATE_SLICES = "duplicate_slices"
+    MISSING_SLICES = "missing_slices"
+    # deliberately not stored (status "skipped")
+    NOT_CT = "not_ct"
+    LOCALIZER = "localizer"
+    SECONDARY_CAPTURE = "secondary_capture"
+    NOT_AN_IMAGE = "not_an_image"
+    TOO_FEW_SLICES = "too_few_slices"
+    NOT_AXIAL = "not_axial"
+
+
+# Inputs that are fine but not CT volumes: recorded as "skipped", the build's exit status stays 0.
+SKIP_REASONS = frozenset(
+    {
+        Reason.DUPLICATE_INPUT,
+        Reason.NOT_CT,
+        Reason.LOCALIZER,
+        Reason.SECONDARY_CAPTURE,
+        Reason.NOT_AN_IMAGE,
+        Reason.TOO_FEW_SLICES,
+        Reason.NOT_AXIAL,
+    }
+)
 
 
 class CorpusError(ValueError):

@@ -52,11 +52,14 @@ class BuildSpec:
     dtype: str = "int16"
     chunks: tuple[int, int, int] = (64, 64, 64)
     zstd_level: int = 3
+    modalities: tuple[str, ...] = ("CT",)  # DICOM stacks of other modalities are skipped
+    min_slices: int = 3  # DICOM stacks with fewer slices are skipped (scouts have 1 or 2)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spacing", tuple(float(s) for s in self.spacing))
         object.__setattr__(self, "clip", tuple(int(c) for c in self.clip))
         object.__setattr__(self, "chunks", tuple(int(c) for c in self.chunks))
+        object.__setattr__(self, "modalities", tuple(str(m).upper() for m in self.modalities))
         self._validate()
 
     def _validate(self) -> None:
@@ -73,6 +76,13 @@ class BuildSpec:
             raise SpecError(f"Chunks must be three positive sizes, got {self.chunks}")
         if not 1 <= self.zstd_level <= 22:
             raise SpecError(f"zstd level must be 1..22, got {self.zstd_level}")
+        if not self.modalities or self.min_slices < 1:
+            raise SpecError(f"Need at least one modality and min_slices >= 1, got {self.modalities}, {self.min_slices}")
+
+    @property
+    def max_gap_mm(self) -> float:
+        """Widest slice gap bridged by interpolation: twice the coarsest target spacing."""
+        return 2.0 * max(self.spacing)
 
     @property
     def fill_value(self) -> int:
@@ -84,6 +94,7 @@ class BuildSpec:
         data["spacing"] = list(self.spacing)
         data["clip"] = list(self.clip)
         data["chunks"] = list(self.chunks)
+        data["modalities"] = list(self.modalities)
         return data
 
     @classmethod

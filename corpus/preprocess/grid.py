@@ -27,16 +27,23 @@ class Grid:
         return affine
 
 
-def target_grid(shape: tuple[int, int, int], affine: np.ndarray, spacing: tuple[float, float, float]) -> Grid:
+def target_grid(
+    shape: tuple[int, int, int],
+    affine: np.ndarray,
+    spacing: tuple[float, float, float],
+    slice_positions: np.ndarray | None = None,
+) -> Grid:
     """Every point of the target lattice that lies inside the input's field of view.
 
     The lattice is anchored at the input voxel centre nearest the RAS minimum
     corner (MONAI ``Spacing`` anchors the same way, so both grids coincide);
     the field of view extends half an input voxel beyond the outer centres.
     The output extent therefore matches the input's within one target voxel.
+    ``slice_positions``: see :class:`corpus.readers.Volume`.
     """
-    centres = _world_corners(affine, [(0.0, n - 1.0) for n in shape])
-    edges = _world_corners(affine, [(-0.5, n - 0.5) for n in shape])
+    centre_ranges, edge_ranges = index_ranges(shape, slice_positions)
+    centres = _world_corners(affine, centre_ranges)
+    edges = _world_corners(affine, edge_ranges)
     step = np.asarray(spacing)
     anchor = centres.min(axis=0)
     below = _lattice_steps(anchor - edges.min(axis=0), step)
@@ -48,6 +55,21 @@ def target_grid(shape: tuple[int, int, int], affine: np.ndarray, spacing: tuple[
         spacing=(float(step[0]), float(step[1]), float(step[2])),
         origin=(float(origin[0]), float(origin[1]), float(origin[2])),
     )
+
+
+def index_ranges(
+    shape: tuple[int, int, int], slice_positions: np.ndarray | None = None
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Per axis, in affine coordinates: (first, last) voxel centre, and the field-of-view edges."""
+    centres = [(0.0, n - 1.0) for n in shape]
+    edges = [(-0.5, n - 0.5) for n in shape]
+    if slice_positions is not None:
+        first, last = float(slice_positions[0]), float(slice_positions[-1])
+        half_first = (slice_positions[1] - slice_positions[0]) / 2
+        half_last = (slice_positions[-1] - slice_positions[-2]) / 2
+        centres[2] = (first, last)
+        edges[2] = (float(first - half_first), float(last + half_last))
+    return centres, edges
 
 
 def _world_corners(affine: np.ndarray, ranges: list[tuple[float, float]]) -> np.ndarray:

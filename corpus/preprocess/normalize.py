@@ -24,9 +24,17 @@ class Normalized:
 def normalize(volume: Volume, spec: BuildSpec) -> Normalized:
     """Reorient and resample to RAS+ at ``spec.spacing``, clip HU, cast to int16.
 
-    Resampling happens in HU before clipping, so values just outside the clip
-    range still pull their neighbours the way the scanner measured them.
+    Values below the clip floor (padding, out-of-field markers such as -2000
+    or -3024) become air before interpolation so they cannot bleed into
+    tissue; bright values are clipped after, as the scanner measured them.
     """
-    grid = target_grid(volume.shape, volume.affine, spec.spacing)
-    hu = resample(volume.array, volume.affine, grid, fill=float(spec.fill_value))
+    grid = target_grid(volume.shape, volume.affine, spec.spacing, volume.slice_positions)
+    array = _floor_at_air(volume.array, spec.fill_value)
+    hu = resample(array, volume.affine, grid, float(spec.fill_value), volume.slice_positions)
     return Normalized(array=clip_to_int16(hu, spec.clip), grid=grid)
+
+
+def _floor_at_air(array: np.ndarray, air: int) -> np.ndarray:
+    if array.min() >= air:
+        return array
+    return np.maximum(array, np.asarray(air).astype(array.dtype))

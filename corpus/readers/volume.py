@@ -26,6 +26,10 @@ class Volume:
     input_format: str
     input_bytes: int = 0  # size of every file read, companions (.raw, .zraw) included
     modality: str = "CT"
+    # Uneven stacks (DICOM): slice k sits at slice_positions[k] mm along the affine's
+    # third column, a unit vector; None means slice k sits at k steps of that column.
+    slice_positions: np.ndarray | None = None
+    note: str = ""  # something the manifest should say about a stored volume
 
     def __post_init__(self) -> None:
         check_geometry(self.array.shape, self.affine)
@@ -37,8 +41,10 @@ class Volume:
 
     @property
     def spacing(self) -> tuple[float, float, float]:
-        """Voxel size in mm along each array axis (lengths of the affine's columns)."""
+        """Voxel size in mm along each array axis (the median gap for uneven stacks)."""
         sx, sy, sz = np.linalg.norm(self.affine[:3, :3], axis=0)
+        if self.slice_positions is not None:
+            sz = np.median(np.diff(self.slice_positions))
         return float(sx), float(sy), float(sz)
 
 

@@ -1,15 +1,26 @@
-"""Command-line inputs -> the list of inputs to build, each with a stable volume id."""
+"""Command-line inputs -> the list of inputs to build, each with a stable volume id.
+
+An input is one image file (NIfTI, MetaImage) or one DICOM stack (a series,
+or part of one, possibly spread over folders). DICOM files are recognised by
+content, whatever their names; only their headers are read here.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from corpus.errors import SpecError
+from tqdm import tqdm
+
+from corpus.errors import Reason, SpecError
 from corpus.readers import image_suffix, input_format
+from corpus.readers.dicom_headers import SliceHeader, looks_like_dicom, read_headers
+from corpus.readers.dicom_series import DicomStack, group_stacks
+from corpus.spec import BuildSpec
 
 DEFAULT_SPLIT = "train"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -18,19 +29,22 @@ _MAX_SLUG = 80
 
 @dataclass(frozen=True)
 class InputItem:
-    """One file to ingest and the names it will carry in the corpus."""
+    """One volume to ingest (a file, or a DICOM stack) and the names it carries in the corpus."""
 
     path: Path
     source: str
-    relpath: str  # relative to the source root, "/"-separated
+    relpath: str  # relative to the source root, "/"-separated; DICOM: folder[#series label]
     split: str = DEFAULT_SPLIT
+    slices: tuple[SliceHeader, ...] = ()  # DICOM only
+    skip: tuple[Reason, str] | None = None  # decided from headers: never read
 
     @property
     def volume_id(self) -> str:
         """``<source>-<path slug>``: readable, stable across rebuilds, safe as a zarr name."""
-        stem = _strip_image_suffix(self.relpath)
-        slug = _UNSAFE.sub("_", stem.replace("/", "_")).strip("._") or "volume"
-        if slug != stem.replace("/", "_") or len(slug) > _MAX_SLUG:
+        stem = _strip_image_suffix(self.relpath).replace("#", "_")
+        plain = stem.replace("/", "_")
+        slug = _UNSAFE.sub("_", plain).strip("._") or "series"
+        if slug != plain or len(slug) > _MAX_SLUG:
             digest = hashlib.sha256(f"{self.source}/{self.relpath}".encode()).hexdigest()[:8]
             slug = f"{slug[:_MAX_SLUG]}-{digest}"
         return f"{self.source}-{slug}"
@@ -46,22 +60,25 @@ def parse_source(text: str) -> tuple[str, Path]:
     return name, Path(root)
 
 
-def discover(paths: list[Path], sources: list[tuple[str, Path]]) -> list[InputItem]:
-    """Files named directly, and every image file under the folders given.
+def discover(
+    paths: list[Path], sources: list[tuple[str, Path]], spec: BuildSpec | None = None, progress: bool = False
+) -> list[InputItem]:
+    """Files named directly, and every image file and DICOM stack under the folders given.
 
     A plain folder becomes a source named after the folder; a plain file
     belongs to a source named after its parent folder. Files named directly
     are always attempted (an unknown type becomes a failed row); inside
-    folders only image files are picked up (.raw/.zraw companions are data).
+    folders, files that are neither images nor DICOM are ignored.
     """
+    spec = spec or BuildSpec()
     named = [(name, root) for name, root in sources]
     named += [(_source_name(p if p.is_dir() else p.parent), p) for p in paths]
     _check_source_names(named)
     items: dict[tuple[str, str], InputItem] = {}
     for name, root in named:
         if not root.exists() and not root.is_symlink():
-            raise SpecError(f"Input {str(root)!r} does not exist; give files or folders of NIfTI/MetaImage")
-        items.update(((item.source, item.relpath), item) for item in _walk(name, root))
+            raise SpecError(f"Input {str(root)!r} does not exist; give files or folders of NIfTI, MetaImage or DICOM")
+        items.update(((item.source, item.relpath), item) for item in _walk(name, root, spec, progress))
     return list(items.values())
 
 
@@ -77,17 +94,50 @@ def _check_source_names(named: list[tuple[str, Path]]) -> None:
             )
 
 
-def _walk(source: str, root: Path) -> list[InputItem]:
+def _walk(source: str, root: Path, spec: BuildSpec, progress: bool) -> list[InputItem]:
     if not root.is_dir():
+        if input_format(root) is None and looks_like_dicom(root):
+            return _dicom_items(source, root.parent, [root], spec, progress)
         return [InputItem(root, source, root.name)]
-    found = []
+    images: list[Path] = []
+    others: list[Path] = []
     for folder, dirs, files in os.walk(root):  # symlinked folders are not followed: no loops
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and input_format(name) is not None:
-                path = Path(folder) / name
-                found.append(InputItem(path, source, path.relative_to(root).as_posix()))
-    return found
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            (images if input_format(name) is not None else others).append(path)
+    items = [InputItem(path, source, path.relative_to(root).as_posix()) for path in images]
+    candidates = [path for path in others if looks_like_dicom(path)]
+    return items + _dicom_items(source, root, candidates, spec, progress)
+
+
+def _dicom_items(source: str, root: Path, files: list[Path], spec: BuildSpec, progress: bool) -> list[InputItem]:
+    headers = []
+    for path in tqdm(files, desc=f"scan {source}", unit="file", disable=not progress or None):
+        headers.extend(read_headers(path))
+    stacks = group_stacks(headers, spec.modalities, spec.min_slices)
+    folders = [_common_folder(stack, root) for stack in stacks]
+    per_folder: dict[str, int] = defaultdict(int)
+    for folder in folders:
+        per_folder[folder] += 1
+    return [
+        InputItem(
+            path=stack.slices[0].path.parent,
+            source=source,
+            relpath=folder if per_folder[folder] == 1 else f"{folder}#{stack.label}",
+            slices=stack.slices,
+            skip=stack.skip,
+        )
+        for stack, folder in zip(stacks, folders, strict=True)
+    ]
+
+
+def _common_folder(stack: DicomStack, root: Path) -> str:
+    folders = {h.path.parent.relative_to(root).as_posix() for h in stack.slices}
+    common = os.path.commonpath(sorted(folders)) if len(folders) > 1 else folders.pop()
+    return PurePosixPath(common).as_posix() or "."
 
 
 def _source_name(folder: Path) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from corpus._version import __version__
 from corpus.errors import CorpusFormatError
+from corpus.privacy import salt_record
 from corpus.spec import BuildSpec
 from corpus.store.layout import CORPUS_JSON, FORMAT_VERSION
 from corpus.store.location import Location
@@ -24,18 +25,20 @@ def read_meta(location: Location) -> dict[str, Any]:
     return meta
 
 
-def ensure_meta(location: Location, spec: BuildSpec) -> None:
-    """Create corpus.json for a new corpus, or check an existing one has the same spec."""
+def ensure_meta(location: Location, spec: BuildSpec) -> dict[str, Any]:
+    """Create corpus.json for a new corpus, or check an existing one has the same spec; return it."""
     if not location.exists(CORPUS_JSON):
         location.write_atomic(_meta_bytes(spec), CORPUS_JSON)
-        return
-    existing = BuildSpec.from_dict(read_meta(location)["spec"])
+        return read_meta(location)
+    meta = read_meta(location)
+    existing = BuildSpec.from_dict(meta["spec"])
     if existing.hash() != spec.hash():
         changed = {k: (v, spec.to_dict()[k]) for k, v in existing.to_dict().items() if spec.to_dict()[k] != v}
         raise CorpusFormatError(
             f"{location.url} was built with another spec (existing, requested): {changed}. "
             "Build into a new --out, or repeat the original options."
         )
+    return meta
 
 
 def _meta_bytes(spec: BuildSpec) -> bytes:
@@ -45,5 +48,6 @@ def _meta_bytes(spec: BuildSpec) -> bytes:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "spec": spec.to_dict(),
         "spec_hash": spec.hash(),
+        **salt_record(),
     }
     return json.dumps(meta, indent=2).encode()

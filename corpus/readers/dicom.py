@@ -1,0 +1,149 @@
+"""A DICOM stack -> Volume, with geometry from the slice positions themselves.
+
+Slices are sorted along the normal of their plane. The stacking direction is
+the line through the slice positions, so a gantry-tilted (sheared) stack gets
+a sheared affine and comes out of resampling unskewed. Uneven gaps are kept
+as explicit slice positions; a missing slice is bridged only when the gap is
+no wider than ``max_gap_mm``; all-in-one-place and duplicate positions fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+from corpus.errors import InputError, Reason, one_line
+from corpus.readers.dicom_headers import SliceHeader, dataset_frame_geometry
+from corpus.readers.volume import Volume, check_decoded_size
+
+AIR_HU = -1024.0
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+_SAME_POSITION_MM = 1e-3
+_LINE_TOLERANCE_MM = 0.1
+_UNEVEN_FRACTION = 0.01  # gaps that differ by more than 1% are kept as explicit positions
+_MISSING_RATIO = 1.5  # a gap this much wider than both neighbours means missing slices
+
+
+def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float) -> Volume:
+    """Decode a stack's pixels once, rescale to HU, place it in RAS+."""
+    ordered, positions = _sorted_positions(slices)
+    direction, offsets = _stacking_line(positions)
+    note = _check_gaps(np.diff(offsets), max_gap_mm)
+    row_step, column_step = _pixel_spacing(ordered[0])
+    check_decoded_size((ordered[0].columns, ordered[0].rows, len(ordered)), 4)
+    array = _read_pixels(ordered)
+    affine = np.eye(4)
+    affine[:3, 0] = np.asarray(ordered[0].orientation[:3]) * column_step  # type: ignore[index]
+    affine[:3, 1] = np.asarray(ordered[0].orientation[3:]) * row_step  # type: ignore[index]
+    affine[:3, 3] = positions[0]
+    gaps = np.diff(offsets)
+    if len(gaps) and np.ptp(gaps) > _UNEVEN_FRACTION * np.median(gaps):
+        affine[:3, 2] = direction  # k is placed by offsets[k] mm along the line
+        slice_positions = offsets
+    else:
+        affine[:3, 2] = direction * (offsets[-1] / max(len(offsets) - 1, 1))
+        slice_positions = None
+    input_bytes = sum(path.stat().st_size for path in {h.path for h in ordered})
+    return Volume(
+        array,
+        _LPS_TO_RAS @ affine,
+        "dicom",
+        input_bytes=input_bytes,
+        modality=ordered[0].modality,
+        slice_positions=slice_positions,
+        note=note,
+    )
+
+
+def _sorted_positions(slices: Sequence[SliceHeader]) -> tuple[list[SliceHeader], np.ndarray]:
+    first = slices[0]
+    if first.orientation is None or any(h.position is None for h in slices):
+        raise InputError("Slices lack ImagePositionPatient/ImageOrientationPatient: no geometry", Reason.BAD_GEOMETRY)
+    normal = np.cross(first.orientation[:3], first.orientation[3:])
+    ordered = sorted(slices, key=lambda h: float(np.dot(h.position, normal)))  # type: ignore[arg-type]
+    positions = np.array([h.position for h in ordered], dtype=np.float64)
+    along = positions @ normal
+    if np.ptp(along) < _SAME_POSITION_MM:
+        raise InputError(f"All {len(ordered)} slices sit at one position: not a volume", Reason.NOT_A_VOLUME)
+    repeats = int(np.sum(np.diff(along) < _SAME_POSITION_MM))
+    if repeats:
+        raise InputError(f"{repeats} slice position(s) occur twice with different images", Reason.DUPLICATE_SLICES)
+    return ordered, positions
+
+
+def _stacking_line(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit direction from first to last slice, and each slice's offset along it (mm)."""
+    span = positions[-1] - positions[0]
+    direction = span / np.linalg.norm(span)
+    offsets = (positions - positions[0]) @ direction
+    off_line = np.linalg.norm(positions - positions[0] - np.outer(offsets, direction), axis=1).max()
+    if off_line > _LINE_TOLERANCE_MM:
+        raise InputError(f"Slice positions leave the stacking line by {off_line:.2f} mm", Reason.BAD_GEOMETRY)
+    return direction, offsets
+
+
+def _check_gaps(gaps: np.ndarray, max_gap_mm: float) -> str:
+    """Fail on a gap wider than both neighbours (missing slices) unless it is narrow enough to bridge."""
+    if len(gaps) < 2:
+        return ""
+    neighbours = np.maximum(np.r_[gaps[1:2], gaps[:-1]], np.r_[gaps[1:], gaps[-2:-1]])
+    missing = np.flatnonzero(gaps > _MISSING_RATIO * neighbours)
+    if not len(missing):
+        return ""
+    widest = int(missing[np.argmax(gaps[missing])])
+    detail = f"{gaps[widest]:.2f} mm gap after slice {widest} where neighbours are {neighbours[widest]:.2f} mm"
+    if gaps[widest] > max_gap_mm:
+        raise InputError(f"Missing slices: {detail}; wider than {max_gap_mm:g} mm, not bridged", Reason.MISSING_SLICES)
+    return f"missing slices bridged by interpolation: {detail}"
+
+
+def _pixel_spacing(header: SliceHeader) -> tuple[float, float]:
+    if header.pixel_spacing is None or min(header.pixel_spacing) <= 0:
+        raise InputError(f"PixelSpacing missing or not positive: {header.pixel_spacing}", Reason.BAD_GEOMETRY)
+    return float(header.pixel_spacing[0]), float(header.pixel_spacing[1])
+
+
+def _read_pixels(ordered: Sequence[SliceHeader]) -> np.ndarray:
+    """HU as float32 (columns, rows, slices); each file is read once, padding becomes air."""
+    first = ordered[0]
+    volume = np.empty((first.columns, first.rows, len(ordered)), dtype=np.float32)
+    datasets: dict[Path, tuple[Dataset, np.ndarray]] = {}
+    for index, header in enumerate(ordered):
+        if header.path not in datasets:
+            datasets = {header.path: _decode(header.path)}  # slices of one file are adjacent: keep one
+        dataset, pixels = datasets[header.path]
+        frame = pixels[header.frame] if header.frame is not None else pixels
+        if frame.shape != (first.rows, first.columns):
+            raise InputError(f"Slice {index} is {frame.shape}, expected {(first.rows, first.columns)}", Reason.NOT_3D)
+        volume[:, :, index] = _to_hu(frame, dataset, header.frame).T
+    return volume
+
+
+def _decode(path: Path) -> tuple[Dataset, np.ndarray]:
+    try:
+        dataset = pydicom.dcmread(path, force=path.suffix.lower() == ".dcm")
+    except Exception as error:
+        raise InputError(f"Cannot read DICOM file {path.name}: {one_line(error)}", Reason.UNREADABLE) from error
+    if "PixelData" not in dataset:
+        raise InputError(f"DICOM file {path.name} has no pixel data", Reason.NO_PIXEL_DATA)
+    try:
+        return dataset, dataset.pixel_array
+    except Exception as error:
+        syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", str(syntax))
+        raise InputError(f"Cannot decode pixels ({name}): {one_line(error)}", Reason.UNSUPPORTED_FORMAT) from error
+
+
+def _to_hu(raw: np.ndarray, dataset: Dataset, frame: int | None) -> np.ndarray:
+    geometry = dataset_frame_geometry(dataset, frame)
+    hu = raw.astype(np.float32) * np.float32(geometry["slope"]) + np.float32(geometry["intercept"])
+    padding = dataset.get("PixelPaddingValue")
+    if padding is not None:
+        limit = dataset.get("PixelPaddingRangeLimit", padding)
+        low, high = sorted((int(padding), int(limit)))
+        hu[(raw >= low) & (raw <= high)] = AIR_HU
+    return hu

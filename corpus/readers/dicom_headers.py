@@ -1,0 +1,151 @@
+"""DICOM headers only: what grouping and selection need, pixel data deferred.
+
+Multi-frame (Enhanced CT) objects expand to one :class:`SliceHeader` per frame.
+Patient identifiers are read only to be hashed (subject/series keys); they are
+never stored, logged or returned in messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+_PREAMBLE_BYTES = 132
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """One 2D image (a file, or a frame of a multi-frame file) and its geometry."""
+
+    path: Path
+    frame: int | None
+    study_uid: str
+    series_uid: str
+    frame_of_reference: str
+    series_number: int | None
+    modality: str
+    image_type: tuple[str, ...]
+    sop_class: str
+    sop_instance: str
+    rows: int
+    columns: int
+    position: tuple[float, ...] | None
+    orientation: tuple[float, ...] | None
+    pixel_spacing: tuple[float, ...] | None
+    patient_id: str  # hashed into subject_key, never stored
+
+    @property
+    def is_image(self) -> bool:
+        return self.rows > 0 and self.columns > 0
+
+
+def looks_like_dicom(path: Path) -> bool:
+    """True for Part-10 files ('DICM' at byte 128) and for *.dcm files without a preamble."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(_PREAMBLE_BYTES)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" or path.suffix.lower() == ".dcm"
+
+
+def read_headers(path: Path) -> list[SliceHeader]:
+    """The image headers of one file; [] for non-DICOM files and DICOMDIR indexes."""
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True, force=path.suffix.lower() == ".dcm")
+    except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError, KeyError, TypeError):
+        return []
+    media_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", ""))
+    if media_class == DICOMDIR_CLASS or "DirectoryRecordSequence" in dataset:
+        return []
+    frames = _int(dataset.get("NumberOfFrames")) or 1
+    if frames > 1 or "PerFrameFunctionalGroupsSequence" in dataset:
+        return [_header(path, dataset, index) for index in range(frames)]
+    return [_header(path, dataset, None)]
+
+
+def dataset_frame_geometry(dataset: Dataset, frame: int | None) -> dict[str, Any]:
+    """Position, orientation, spacing and rescale of a frame (classic or Enhanced CT)."""
+    groups = _frame_groups(dataset, frame)
+    return {
+        "position": _floats(_lookup(dataset, groups, "PlanePositionSequence", "ImagePositionPatient"), 3),
+        "orientation": _floats(_lookup(dataset, groups, "PlaneOrientationSequence", "ImageOrientationPatient"), 6),
+        "pixel_spacing": _floats(_lookup(dataset, groups, "PixelMeasuresSequence", "PixelSpacing"), 2),
+        "slope": _float(_lookup(dataset, groups, "PixelValueTransformationSequence", "RescaleSlope"), 1.0),
+        "intercept": _float(_lookup(dataset, groups, "PixelValueTransformationSequence", "RescaleIntercept"), 0.0),
+    }
+
+
+def _header(path: Path, dataset: Dataset, frame: int | None) -> SliceHeader:
+    geometry = dataset_frame_geometry(dataset, frame)
+    return SliceHeader(
+        path=path,
+        frame=frame,
+        study_uid=str(dataset.get("StudyInstanceUID", "") or ""),
+        series_uid=str(dataset.get("SeriesInstanceUID", "") or ""),
+        frame_of_reference=str(dataset.get("FrameOfReferenceUID", "") or ""),
+        series_number=_int(dataset.get("SeriesNumber")),
+        modality=str(dataset.get("Modality", "") or "").upper(),
+        image_type=tuple(str(v).upper() for v in _as_list(dataset.get("ImageType"))),
+        sop_class=str(dataset.get("SOPClassUID", "") or ""),
+        sop_instance=str(dataset.get("SOPInstanceUID", "") or ""),
+        rows=_int(dataset.get("Rows")) or 0,
+        columns=_int(dataset.get("Columns")) or 0,
+        position=geometry["position"],
+        orientation=geometry["orientation"],
+        pixel_spacing=geometry["pixel_spacing"],
+        patient_id=str(dataset.get("PatientID", "") or ""),
+    )
+
+
+def _frame_groups(dataset: Dataset, frame: int | None) -> list[Dataset]:
+    """Per-frame then shared functional groups (Enhanced CT); [] for classic images."""
+    groups = []
+    if frame is not None and "PerFrameFunctionalGroupsSequence" in dataset:
+        per_frame = dataset.PerFrameFunctionalGroupsSequence
+        if frame < len(per_frame):
+            groups.append(per_frame[frame])
+    if "SharedFunctionalGroupsSequence" in dataset and len(dataset.SharedFunctionalGroupsSequence):
+        groups.append(dataset.SharedFunctionalGroupsSequence[0])
+    return groups
+
+
+def _lookup(dataset: Dataset, groups: list[Dataset], sequence: str, keyword: str) -> Any:
+    for group in groups:
+        if sequence in group and len(group[sequence].value) and keyword in group[sequence].value[0]:
+            return group[sequence].value[0][keyword].value
+    return dataset.get(keyword)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+
+
+def _floats(value: Any, count: int) -> tuple[float, ...] | None:
+    try:
+        numbers = tuple(float(v) for v in _as_list(value))
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == count else None
+
+
+def _float(value: Any, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

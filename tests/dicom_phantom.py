@@ -1,0 +1,116 @@
+"""Write synthetic CT DICOM series with pydicom: known geometry, planted patient data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from corpus.phantom import render
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+PHI = {
+    "PatientName": "PHINAME^ZEBULON",
+    "PatientID": "PHIID-99817",
+    "PatientBirthDate": "19230417",
+    "AccessionNumber": "PHIACC5521",
+    "InstitutionName": "PHI Memorial Hospital Qwerty",
+    "InstitutionAddress": "PHI 12 Elm Street Xyzzy",
+    "ReferringPhysicianName": "PHIDOC^QUINCY",
+    "OperatorsName": "PHIOPERATOR^VERA",
+    "StudyDescription": "PHI study of Zebulon",
+    "SeriesDescription": "PHI series note Plugh",
+    "StudyID": "PHISTUDY77",
+    "OtherPatientIDs": "PHIOTHER-31337",
+}
+
+
+@dataclass
+class SeriesSpec:
+    """A stack: row/column cosines (LPS), pixel spacing, slice positions (LPS mm), HU scaling."""
+
+    rows: int
+    columns: int
+    pixel_spacing: tuple[float, float]  # (between rows, between columns)
+    row_cosine: tuple[float, float, float]
+    column_cosine: tuple[float, float, float]
+    positions: Sequence[tuple[float, float, float]]
+    slope: float = 1.0
+    intercept: float = -1024.0
+    padding: int | None = None
+    markers: Sequence[tuple[float, float, float]] = ()  # RAS mm
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def slice_affine_ras(self, position: tuple[float, float, float]) -> np.ndarray:
+        """Voxel (column i, row j, 0) -> RAS mm for the slice at ``position``."""
+        lps = np.eye(4)
+        lps[:3, 0] = np.asarray(self.row_cosine) * self.pixel_spacing[1]
+        lps[:3, 1] = np.asarray(self.column_cosine) * self.pixel_spacing[0]
+        lps[:3, 2] = np.cross(self.row_cosine, self.column_cosine)
+        lps[:3, 3] = position
+        return LPS_TO_RAS @ lps
+
+
+def write_series(folder: Path, spec: SeriesSpec, order: Sequence[int] | None = None) -> list[Path]:
+    """One file per slice, written in ``order`` (file names follow it, not the geometry)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    series_uid, study_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
+    paths = []
+    for number, index in enumerate(order if order is not None else range(len(spec.positions))):
+        position = spec.positions[index]
+        hu = render(spec.slice_affine_ras(position), (spec.columns, spec.rows, 1), spec.markers, noise_hu=0.0)
+        stored = _stored_values(hu[:, :, 0].T, spec)
+        dataset = _dataset(spec, position, stored, number + 1, (series_uid, study_uid, frame_uid))
+        path = folder / f"IM{number:04d}"
+        dataset.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _stored_values(hu: np.ndarray, spec: SeriesSpec) -> np.ndarray:
+    stored = np.rint((hu - spec.intercept) / spec.slope)
+    if spec.padding is not None:  # a circular field of view, padding outside it
+        rows, columns = np.mgrid[0 : spec.rows, 0 : spec.columns]
+        radius = min(spec.rows, spec.columns) / 2
+        outside = (rows - spec.rows / 2) ** 2 + (columns - spec.columns / 2) ** 2 > radius**2
+        stored[outside] = spec.padding
+    return stored.astype(np.int16)
+
+
+def _dataset(
+    spec: SeriesSpec, position: tuple[float, ...], stored: np.ndarray, number: int, uids: tuple[str, ...]
+) -> Dataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.FrameOfReferenceUID = uids
+    ds.Modality = "CT"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.SeriesNumber = 3
+    ds.InstanceNumber = number
+    ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
+    ds.ImageOrientationPatient = [f"{v:.8f}" for v in (*spec.row_cosine, *spec.column_cosine)]
+    ds.PixelSpacing = [f"{v:.6f}" for v in spec.pixel_spacing]
+    ds.SliceThickness = "2.0"
+    ds.RescaleSlope = f"{spec.slope:g}"
+    ds.RescaleIntercept = f"{spec.intercept:g}"
+    ds.Rows, ds.Columns = stored.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    if spec.padding is not None:
+        ds.add_new(0x00280120, "SS", spec.padding)  # PixelPaddingValue
+    for keyword, value in spec.tags.items():
+        setattr(ds, keyword, value)
+    ds.PixelData = stored.tobytes()
+    return ds
