@@ -271,7 +271,7 @@ def _next_shard_index(location: Location) -> int:
 
 def _file_size(item: InputItem) -> int:
     try:
-        return item.path.stat().st_size
+        return sum(path.stat().st_size for path in item.files)
     except OSError:
         return 0
 

@@ -114,3 +114,46 @@ def _dataset(
         setattr(ds, keyword, value)
     ds.PixelData = stored.tobytes()
     return ds
+
+
+def write_enhanced(path: Path, spec: SeriesSpec) -> Path:
+    """One Enhanced CT object: every slice a frame, geometry in functional groups."""
+    frames = [
+        _stored_values(
+            render(spec.slice_affine_ras(p), (spec.columns, spec.rows, 1), spec.markers, noise_hu=0.0)[:, :, 0].T, spec
+        )
+        for p in spec.positions
+    ]
+    ds = _dataset(spec, spec.positions[0], frames[0], 1, (generate_uid(), generate_uid(), generate_uid()))
+    enhanced_ct = "1.2.840.10008.5.1.4.1.1.2.1"
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = enhanced_ct
+    for keyword in (
+        "ImagePositionPatient",
+        "ImageOrientationPatient",
+        "PixelSpacing",
+        "RescaleSlope",
+        "RescaleIntercept",
+    ):
+        delattr(ds, keyword)
+    shared = Dataset()
+    shared.PlaneOrientationSequence = [_item(ImageOrientationPatient=[*spec.row_cosine, *spec.column_cosine])]
+    shared.PixelMeasuresSequence = [_item(PixelSpacing=list(spec.pixel_spacing), SliceThickness=2.0)]
+    shared.PixelValueTransformationSequence = [_item(RescaleSlope=spec.slope, RescaleIntercept=spec.intercept)]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    per_frame = []
+    for position in spec.positions:
+        group = Dataset()
+        group.PlanePositionSequence = [_item(ImagePositionPatient=list(position))]
+        per_frame.append(group)
+    ds.PerFrameFunctionalGroupsSequence = per_frame
+    ds.NumberOfFrames = len(frames)
+    ds.PixelData = np.stack(frames).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _item(**values: object) -> Dataset:
+    item = Dataset()
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item

@@ -16,7 +16,7 @@ from corpus.readers.dicom import read_dicom_series
 from corpus.readers.dicom_headers import read_headers
 from corpus.sources import discover
 from corpus.spec import BuildSpec
-from tests.dicom_phantom import LPS_TO_RAS, PHI, SeriesSpec, write_series
+from tests.dicom_phantom import LPS_TO_RAS, PHI, SeriesSpec, write_enhanced, write_series
 from tests.test_geometry import MARKERS, marker_centroid
 
 CENTRE_LPS = np.array([0.0, -10.0, 5.0])  # RAS (0, 10, 5): the markers' neighbourhood
@@ -279,3 +279,18 @@ def test_no_patient_data_reaches_any_byte_of_the_corpus(tmp_path):
     assert not [n for n in needles if n.decode() in decoded]
     row = corpus.open(str(out)).manifest.to_pylist()[0]
     assert row["subject_key"] and PHI["PatientID"] not in row["subject_key"]
+
+
+def test_enhanced_multiframe_ct_is_read_frame_by_frame(tmp_path):
+    spec = stack(X, Y, np.arange(50)[::-1] * 2.5, Z)  # frames stored top to bottom
+    (tmp_path / "in").mkdir()
+    write_enhanced(tmp_path / "in" / "enhanced.dcm", spec)
+    report = build_corpus(discover([tmp_path / "in"], []), str(tmp_path / "c"), BuildSpec(), progress=False)
+    assert report.exit_code == 0, report.rows
+    opened = corpus.open(str(tmp_path / "c"))
+    volume_id = opened.volume_ids[0]
+    assert opened.manifest.to_pylist()[0]["shape_in"] == [PIXELS, PIXELS, 50]
+    stored = opened.read(volume_id)
+    affine = np.asarray(opened.array(volume_id).attrs["affine"])
+    for marker in MARKERS:
+        assert np.linalg.norm(marker_centroid(stored, affine, np.asarray(marker)) - np.asarray(marker)) < 0.75

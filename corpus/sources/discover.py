@@ -39,6 +39,11 @@ class InputItem:
     skip: tuple[Reason, str] | None = None  # decided from headers: never read
 
     @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file this input reads (a DICOM stack's slices, once each)."""
+        return tuple(dict.fromkeys(h.path for h in self.slices)) if self.slices else (self.path,)
+
+    @property
     def volume_id(self) -> str:
         """``<source>-<path slug>``: readable, stable across rebuilds, safe as a zarr name."""
         stem = _strip_image_suffix(self.relpath).replace("#", "_")
