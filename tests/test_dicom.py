@@ -294,3 +294,21 @@ def test_enhanced_multiframe_ct_is_read_frame_by_frame(tmp_path):
     affine = np.asarray(opened.array(volume_id).attrs["affine"])
     for marker in MARKERS:
         assert np.linalg.norm(marker_centroid(stored, affine, np.asarray(marker)) - np.asarray(marker)) < 0.75
+
+
+def test_rle_compressed_series_equals_the_uncompressed_one(tmp_path):
+    from pydicom.uid import RLELossless
+
+    spec = stack(X, Y, np.arange(5) * 2.0, Z)
+    plain = write_series(tmp_path / "plain" / "s", spec)
+    (tmp_path / "rle" / "s").mkdir(parents=True)
+    for path in plain:
+        dataset = pydicom.dcmread(path)
+        dataset.compress(RLELossless)
+        dataset.save_as(tmp_path / "rle" / "s" / path.name)
+    volumes = []
+    for name in ("plain", "rle"):
+        headers = [h for path in sorted((tmp_path / name / "s").iterdir()) for h in read_headers(path)]
+        volumes.append(read_dicom_series(headers, max_gap_mm=3.0).array)
+    assert pydicom.dcmread(tmp_path / "rle" / "s" / plain[0].name).file_meta.TransferSyntaxUID == RLELossless
+    np.testing.assert_array_equal(volumes[0], volumes[1])
