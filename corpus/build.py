@@ -48,6 +48,7 @@ class BuildPlan:
 
     todo: list[InputItem]
     done: list[InputItem]
+    stored_ids: dict[str, str] = field(default_factory=dict)  # volume id -> input path of its stored row
 
     def per_source(self) -> dict[str, dict[str, int]]:
         table: dict[str, dict[str, int]] = {}
@@ -85,9 +86,12 @@ def plan_build(items: list[InputItem], out: str) -> BuildPlan:
     manifest = read_manifest(location)
     finished = manifest.filter(pc.is_in(manifest.column("status"), value_set=pa.array([STATUS_OK, STATUS_SKIPPED])))
     known = set(zip(finished.column("source").to_pylist(), finished.column("input_path").to_pylist(), strict=True))
+    stored = manifest.filter(pc.equal(manifest.column("status"), STATUS_OK))
+    ids = zip(stored.column("volume_id").to_pylist(), stored.column("input_path").to_pylist(), strict=True)
     return BuildPlan(
         todo=[item for item in items if (item.source, item.relpath) not in known],
         done=[item for item in items if (item.source, item.relpath) in known],
+        stored_ids=dict(ids),
     )
 
 
@@ -107,10 +111,10 @@ def build_corpus(
     with _build_log(location) as log_path:
         report.log_path = log_path
         writer = _ShardWriter(location, spec, salt, volumes_per_shard)
-        seen: dict[str, InputItem] = {}
+        taken = dict(plan.stored_ids)  # volume id -> input path that holds it
         for item in tqdm(plan.todo, desc="build", unit="vol", disable=not progress or None):
-            first = seen.setdefault(item.volume_id, item)
-            row = writer.ingest(item) if first is item else _duplicate_row(item, first, spec)
+            holder = taken.setdefault(item.volume_id, item.relpath)
+            row = writer.ingest(item) if holder == item.relpath else _duplicate_row(item, holder, spec)
             writer.add(row)
             report.rows.append(row)
         writer.close()
@@ -256,9 +260,9 @@ def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> di
     }
 
 
-def _duplicate_row(item: InputItem, first: InputItem, spec: BuildSpec) -> dict[str, Any]:
+def _duplicate_row(item: InputItem, holder: str, spec: BuildSpec) -> dict[str, Any]:
     row = _base_row(item, spec)
-    message = f"Same volume id as {first.relpath!r} in source {first.source!r}; rename one of them"
+    message = f"Volume id {item.volume_id} already belongs to {holder!r}; rename one of them"
     row.update(status=STATUS_SKIPPED, reason=Reason.DUPLICATE_INPUT.value, message=message)
     return row
 

@@ -108,8 +108,10 @@ def _print_plan(plan: BuildPlan) -> None:
 def _print_report(report: BuildReport, out: str) -> None:
     counts = report.counts()
     stored_mb = sum(row.get("stored_bytes") or 0 for row in report.rows) / 1e6
+    reasons = ", ".join(f"{reason} {n}" for reason, n in report.failure_reasons().most_common())
     click.echo(
-        f"{counts['ok']} stored ({stored_mb:.1f} MB), {counts['skipped']} skipped, {counts['failed']} failed, "
+        f"{counts['ok']} stored ({stored_mb:.1f} MB), {counts['skipped']} skipped, "
+        f"{counts['failed']} failed{f' ({reasons})' if reasons else ''}, "
         f"{report.already_built} already built, in {report.seconds:.1f} s -> {out}"
     )
     for row in report.rows:

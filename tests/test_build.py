@@ -81,7 +81,7 @@ def test_bad_inputs_become_failed_rows_and_the_build_goes_on(inputs, tmp_path):
         if row["status"] == "failed":
             assert row["message"] and "\n" not in row["message"]
             assert row["array"] is None
-    assert "2 stored" in output and "3 failed" in output
+    assert "2 stored" in output and "3 failed (" in output and "truncated 1" in output
 
 
 def test_manifest_has_the_design_columns_and_stored_rows_fill_them(inputs, tmp_path):
@@ -226,3 +226,16 @@ def test_importing_corpus_does_not_import_torch():
 
     code = "import sys, corpus, corpus.build, corpus.cli; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_volume_id_stored_by_an_earlier_build_is_not_taken_twice(inputs, tmp_path):
+    out = str(tmp_path / "c")
+    run("build", str(inputs / "good.nii.gz"), "--out", out)
+    write_metaimage(inputs / "good.mha", *small_phantom(seed=7))
+    code, output = run("build", str(inputs / "good.mha"), "--out", out)
+    assert code == 0
+    assert "already belongs to 'good.nii.gz'" in output
+    opened = corpus.open(out)
+    assert opened.volume_ids == ["scans-good"]
+    row = next(r for r in opened.manifest.to_pylist() if r["status"] == "ok")
+    assert row["input_path"] == "good.nii.gz"
