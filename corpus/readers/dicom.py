@@ -18,10 +18,9 @@ from pydicom.dataset import Dataset
 
 from corpus.errors import InputError, Reason, one_line
 from corpus.readers.dicom_headers import SliceHeader, dataset_frame_geometry
-from corpus.readers.volume import Volume, check_decoded_size
+from corpus.readers.volume import LPS_TO_RAS, Volume, check_decoded_size
 
 AIR_HU = -1024.0
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _SAME_POSITION_MM = 1e-3
 _LINE_TOLERANCE_MM = 0.1
 _UNEVEN_FRACTION = 0.01  # gaps that differ by more than 1% are kept as explicit positions
@@ -32,7 +31,8 @@ def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float) -> Volum
     """Decode a stack's pixels once, rescale to HU, place it in RAS+."""
     ordered, positions = _sorted_positions(slices)
     direction, offsets = _stacking_line(positions)
-    note = _check_gaps(np.diff(offsets), max_gap_mm)
+    gaps = np.diff(offsets)
+    note = _check_gaps(gaps, max_gap_mm)
     row_step, column_step = _pixel_spacing(ordered[0])
     check_decoded_size((ordered[0].columns, ordered[0].rows, len(ordered)), 4)
     array = _read_pixels(ordered)
@@ -40,7 +40,6 @@ def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float) -> Volum
     affine[:3, 0] = np.asarray(ordered[0].orientation[:3]) * column_step  # type: ignore[index]
     affine[:3, 1] = np.asarray(ordered[0].orientation[3:]) * row_step  # type: ignore[index]
     affine[:3, 3] = positions[0]
-    gaps = np.diff(offsets)
     if len(gaps) and np.ptp(gaps) > _UNEVEN_FRACTION * np.median(gaps):
         affine[:3, 2] = direction  # k is placed by offsets[k] mm along the line
         slice_positions = offsets
@@ -50,7 +49,7 @@ def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float) -> Volum
     input_bytes = sum(path.stat().st_size for path in {h.path for h in ordered})
     return Volume(
         array,
-        _LPS_TO_RAS @ affine,
+        LPS_TO_RAS @ affine,
         "dicom",
         input_bytes=input_bytes,
         modality=ordered[0].modality,

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from corpus.errors import InputError, Reason
-from corpus.readers.volume import Volume, check_decoded_size, squeeze_to_3d, to_hu
+from corpus.readers.volume import LPS_TO_RAS, Volume, check_decoded_size, squeeze_to_3d, to_hu
 
 _MAX_HEADER_BYTES = 64 * 1024
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _ELEMENT_TYPES = {
     "MET_CHAR": "i1", "MET_UCHAR": "u1", "MET_SHORT": "i2", "MET_USHORT": "u2",
     "MET_INT": "i4", "MET_UINT": "u4", "MET_LONG": "i4", "MET_ULONG": "u4",
@@ -142,13 +141,13 @@ def _affine(header: dict[str, str], ndims: int) -> np.ndarray:
     lps = np.eye(4)
     lps[:3, :3] = direction * np.asarray(spacing)
     lps[:3, 3] = origin
-    return _LPS_TO_RAS @ lps
+    return LPS_TO_RAS @ lps
 
 
 def write_metaimage(path: str | Path, array: np.ndarray, affine: np.ndarray, compress: bool = True) -> None:
     """Write (x, y, z) voxels with a RAS affine as .mha (one file) or .mhd + .raw/.zraw."""
     path = Path(path)
-    lps = np.linalg.inv(_LPS_TO_RAS) @ affine
+    lps = np.linalg.inv(LPS_TO_RAS) @ affine
     spacing = np.linalg.norm(lps[:3, :3], axis=0)
     columns = (lps[:3, :3] / spacing).T.ravel()
     data = np.ascontiguousarray(array.transpose(2, 1, 0)).astype(array.dtype.newbyteorder("<")).tobytes()

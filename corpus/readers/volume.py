@@ -8,6 +8,9 @@ import numpy as np
 
 from corpus.errors import InputError, Reason
 
+# DICOM and MetaImage place voxels in LPS+ millimetres; the corpus uses RAS+.
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
 # Decoded inputs above this size are refused before allocation (a 2048^3 int16
 # volume is 16 GiB); real CT stays far below it.
 MAX_DECODED_BYTES = 16 * 2**30
