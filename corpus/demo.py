@@ -1,7 +1,8 @@
 """The demo: phantoms in several formats and geometries -> a corpus -> a summary.
 
 Inputs mimic what collections ship: LPS and RAS NIfTI, permuted axes, a
-rescaled unsigned NIfTI, an oblique MetaImage, a thick-slice LUNA-style .mhd.
+rescaled unsigned NIfTI, an oblique MetaImage, a thick-slice LUNA-style .mhd,
+and a DICOM series in a scanner-style folder.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from corpus.build import BuildReport, build_corpus
 from corpus.phantom import affine_from, render, rotation_x, rotation_z
+from corpus.phantom_dicom import SeriesSpec, write_series
 from corpus.readers.metaimage import write_metaimage
 from corpus.sources import discover
 from corpus.spec import BuildSpec
@@ -42,7 +44,7 @@ DEMO_CASES = (
 
 
 def write_phantoms(folder: Path, seed: int = 0) -> list[Path]:
-    """Render every demo case and write it in the format its name says."""
+    """Render every demo case and write it in the format its name says, plus one DICOM series."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for number, case in enumerate(DEMO_CASES):
@@ -51,7 +53,19 @@ def write_phantoms(folder: Path, seed: int = 0) -> list[Path]:
         path = folder / case.file_name
         _WRITERS[path.suffix](path, hu, affine)
         paths.append(path)
-    return paths
+    write_series(folder / "dicom_study" / "series_3", demo_dicom_series(), noise_hu=15.0)
+    return [*paths, folder / "dicom_study" / "series_3"]
+
+
+def demo_dicom_series(pixels: int = 300, pixel_mm: float = 0.9, slices: int = 70, gap_mm: float = 2.5) -> SeriesSpec:
+    """An axial CT series centred on RAS (0, 0, 30): 270 mm field of view, 2.5 mm slices."""
+    half = (pixels - 1) / 2 * pixel_mm
+    centre_lps = np.array([0.0, 0.0, 30.0])
+    row, column, normal = np.eye(3)
+    positions = [
+        tuple(centre_lps - half * row - half * column + (k - (slices - 1) / 2) * gap_mm * normal) for k in range(slices)
+    ]
+    return SeriesSpec(pixels, pixels, (pixel_mm, pixel_mm), tuple(row), tuple(column), positions)
 
 
 def _write_nifti(path: Path, hu: np.ndarray, affine: np.ndarray) -> None:

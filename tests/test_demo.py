@@ -14,11 +14,11 @@ from corpus.phantom import LUNG, SOFT
 def test_demo_builds_every_phantom_and_anatomy_sits_where_the_phantom_put_it(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert f"{len(DEMO_CASES)} stored" in result.output
+    assert f"{len(DEMO_CASES) + 1} stored" in result.output  # + the DICOM series
     opened = corpus.open(str(tmp_path / "corpus"))
-    assert len(opened.volume_ids) == len(DEMO_CASES)
+    assert len(opened.volume_ids) == len(DEMO_CASES) + 1
     formats = {row["input_format"] for row in opened.manifest.to_pylist()}
-    assert formats == {"nifti", "metaimage"}
+    assert formats == {"nifti", "metaimage", "dicom"}
     lungs_checked = 0
     for volume_id in opened.volume_ids:
         # Every phantom has soft tissue at RAS (0, 0, 0), and the right lung (patient

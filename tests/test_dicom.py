@@ -12,12 +12,29 @@ from scipy import ndimage
 
 import corpus
 from corpus.build import build_corpus
+from corpus.phantom_dicom import SeriesSpec, write_enhanced, write_series
 from corpus.readers.dicom import read_dicom_series
 from corpus.readers.dicom_headers import read_headers
+from corpus.readers.volume import LPS_TO_RAS
 from corpus.sources import discover
 from corpus.spec import BuildSpec
-from tests.dicom_phantom import LPS_TO_RAS, PHI, SeriesSpec, write_enhanced, write_series
 from tests.test_geometry import MARKERS, marker_centroid
+
+# Planted in every patient/study tag by the privacy test; none may reach the corpus.
+PHI = {
+    "PatientName": "PHINAME^ZEBULON",
+    "PatientID": "PHIID-99817",
+    "PatientBirthDate": "19230417",
+    "AccessionNumber": "PHIACC5521",
+    "InstitutionName": "PHI Memorial Hospital Qwerty",
+    "InstitutionAddress": "PHI 12 Elm Street Xyzzy",
+    "ReferringPhysicianName": "PHIDOC^QUINCY",
+    "OperatorsName": "PHIOPERATOR^VERA",
+    "StudyDescription": "PHI study of Zebulon",
+    "SeriesDescription": "PHI series note Plugh",
+    "StudyID": "PHISTUDY77",
+    "OtherPatientIDs": "PHIOTHER-31337",
+}
 
 CENTRE_LPS = np.array([0.0, -10.0, 5.0])  # RAS (0, 10, 5): the markers' neighbourhood
 PIXELS, PIXEL_MM = 170, 0.8

@@ -1,4 +1,4 @@
-"""Write synthetic CT DICOM series with pydicom: known geometry, planted patient data."""
+"""Synthetic CT DICOM (pydicom): the torso phantom as classic or Enhanced CT series of known geometry."""
 
 from __future__ import annotations
 
@@ -8,26 +8,10 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from corpus.phantom import render
-
-LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
-PHI = {
-    "PatientName": "PHINAME^ZEBULON",
-    "PatientID": "PHIID-99817",
-    "PatientBirthDate": "19230417",
-    "AccessionNumber": "PHIACC5521",
-    "InstitutionName": "PHI Memorial Hospital Qwerty",
-    "InstitutionAddress": "PHI 12 Elm Street Xyzzy",
-    "ReferringPhysicianName": "PHIDOC^QUINCY",
-    "OperatorsName": "PHIOPERATOR^VERA",
-    "StudyDescription": "PHI study of Zebulon",
-    "SeriesDescription": "PHI series note Plugh",
-    "StudyID": "PHISTUDY77",
-    "OtherPatientIDs": "PHIOTHER-31337",
-}
+from corpus.readers.volume import LPS_TO_RAS
 
 
 @dataclass
@@ -44,7 +28,7 @@ class SeriesSpec:
     intercept: float = -1024.0
     padding: int | None = None
     markers: Sequence[tuple[float, float, float]] = ()  # RAS mm
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # extra DICOM keywords, e.g. patient data
 
     def slice_affine_ras(self, position: tuple[float, float, float]) -> np.ndarray:
         """Voxel (column i, row j, 0) -> RAS mm for the slice at ``position``."""
@@ -56,14 +40,16 @@ class SeriesSpec:
         return LPS_TO_RAS @ lps
 
 
-def write_series(folder: Path, spec: SeriesSpec, order: Sequence[int] | None = None) -> list[Path]:
+def write_series(
+    folder: Path, spec: SeriesSpec, order: Sequence[int] | None = None, noise_hu: float = 0.0
+) -> list[Path]:
     """One file per slice, written in ``order`` (file names follow it, not the geometry)."""
     folder.mkdir(parents=True, exist_ok=True)
     series_uid, study_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
     paths = []
     for number, index in enumerate(order if order is not None else range(len(spec.positions))):
         position = spec.positions[index]
-        hu = render(spec.slice_affine_ras(position), (spec.columns, spec.rows, 1), spec.markers, noise_hu=0.0)
+        hu = render(spec.slice_affine_ras(position), (spec.columns, spec.rows, 1), spec.markers, noise_hu=noise_hu)
         stored = _stored_values(hu[:, :, 0].T, spec)
         dataset = _dataset(spec, position, stored, number + 1, (series_uid, study_uid, frame_uid))
         path = folder / f"IM{number:04d}"
@@ -125,7 +111,7 @@ def write_enhanced(path: Path, spec: SeriesSpec) -> Path:
         for p in spec.positions
     ]
     ds = _dataset(spec, spec.positions[0], frames[0], 1, (generate_uid(), generate_uid(), generate_uid()))
-    enhanced_ct = "1.2.840.10008.5.1.4.1.1.2.1"
+    enhanced_ct = UID("1.2.840.10008.5.1.4.1.1.2.1")
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = enhanced_ct
     for keyword in (
         "ImagePositionPatient",
