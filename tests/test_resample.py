@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -178,10 +176,3 @@ def test_clip_to_int16_stays_within_bounds(values, low, high):
 def test_rounding_is_to_nearest():
     stored = clip_to_int16(np.array([-0.6, -0.4, 0.4, 0.6, 40.49, 40.51], dtype=np.float32), (-1024, 3071))
     assert stored.tolist() == [-1, 0, 0, 1, 40, 41]
-
-
-def test_corners_helper_is_consistent_with_affine():
-    affine = affine_from((1.0, 2.0, 3.0), rotation_z(30), (0.0, 0.0, 0.0), (3, 4, 5))
-    corners = [affine @ np.array([*c, 1.0]) for c in itertools.product((0, 2), (0, 3), (0, 4))]
-    grid = target_grid((3, 4, 5), affine, (1.0, 1.0, 1.0))
-    assert np.all(np.asarray(grid.origin) <= np.min(corners, axis=0)[:3] + 1e-9)

@@ -9,7 +9,7 @@ too-short and non-axial stacks are skipped with a reason, not failed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,10 +72,12 @@ def _stack_key(header: SliceHeader) -> tuple[object, ...]:
     return (header.frame_of_reference, orientation, header.rows, header.columns, header.is_image)
 
 
-def _by_key(headers: Iterable[SliceHeader], key: object) -> dict[tuple[object, ...], list[SliceHeader]]:
+def _by_key(
+    headers: Iterable[SliceHeader], key: Callable[[SliceHeader], tuple[object, ...]]
+) -> dict[tuple[object, ...], list[SliceHeader]]:
     groups: dict[tuple[object, ...], list[SliceHeader]] = defaultdict(list)
     for header in headers:
-        groups[key(header)].append(header)  # type: ignore[operator]
+        groups[key(header)].append(header)
     return groups
 
 

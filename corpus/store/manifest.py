@@ -11,7 +11,6 @@ import io
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.store.layout import MANIFEST, part_file, shard_index
@@ -81,8 +80,3 @@ def _latest_per_input(table: pa.Table) -> pa.Table:
     if len(last) == table.num_rows:
         return table
     return table.take(pa.array(sorted(last.values())))
-
-
-def count_by_status(table: pa.Table) -> dict[str, int]:
-    counts = pc.value_counts(table.column("status")).to_pylist()
-    return {entry["values"]: entry["counts"] for entry in counts}
