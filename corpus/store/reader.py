@@ -26,6 +26,7 @@ class Corpus:
     def __init__(self, url: str) -> None:
         self.location = Location(url)
         self.spec = BuildSpec.from_dict(read_meta(self.location)["spec"])
+        self._arrays: dict[str, zarr.Array] = {}  # opened once: training reads many regions of each
 
     @cached_property
     def manifest(self) -> pa.Table:
@@ -45,11 +46,14 @@ class Corpus:
 
     def array(self, volume_id: str) -> zarr.Array:
         """The zarr array of one stored volume (int16, x y z, RAS+)."""
+        if volume_id in self._arrays:
+            return self._arrays[volume_id]
         if volume_id not in self._stored:
             raise CorpusError(f"No stored volume {volume_id!r} in {self.location.url}; see .volume_ids")
         shard, path = self._stored[volume_id]
         store = self.location.zarr_store(SHARDS, f"{shard}.zarr", read_only=True)
-        return zarr.open_array(store, path=path, mode="r")
+        self._arrays[volume_id] = zarr.open_array(store, path=path, mode="r")
+        return self._arrays[volume_id]
 
     def read(self, volume_id: str, region: Region | None = None) -> np.ndarray:
         """Voxels of a volume; ``region`` = ((x0, x1), (y0, y1), (z0, z1)) voxel bounds.

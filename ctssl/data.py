@@ -1,0 +1,136 @@
+"""Stream training regions straight from corpus shards (no cache, no copy).
+
+Workers only do I/O: pick a volume (seeded, partitioned by DDP rank and
+DataLoader worker), ask the sampler for the region it needs, read that region
+as int16 (air outside the volume), and hand it over with the crop boxes and
+labels. Windowing, cropping, resizing and augmentation happen on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+import corpus
+from ctssl.samplers.base import Sampler
+
+AIR = -1024
+
+
+@dataclass(frozen=True)
+class VolumeEntry:
+    volume_id: str
+    shape: tuple[int, int, int]
+    body_bbox: tuple[int, ...] | None
+
+
+def select_volumes(
+    opened: corpus.Corpus,
+    sources: Sequence[str] | None = None,
+    splits: Sequence[str] | None = None,
+    repeats: dict[str, int] | None = None,
+) -> list[VolumeEntry]:
+    """Stored volumes of the chosen sources and splits; ``repeats`` lists a source's volumes n times."""
+    table = opened.manifest.filter(pc.equal(opened.manifest.column("status"), "ok"))
+    entries = []
+    for row in table.select(["volume_id", "source", "split", "shape", "body_bbox"]).to_pylist():
+        if (sources and row["source"] not in sources) or (splits and row["split"] not in splits):
+            continue
+        bbox = tuple(row["body_bbox"]) if row["body_bbox"] is not None else None
+        entry = VolumeEntry(row["volume_id"], tuple(row["shape"]), bbox)
+        entries.extend([entry] * (repeats or {}).get(row["source"], 1))
+    return entries
+
+
+def partition(count: int, seed: int, epoch: int, shard: int, shards: int) -> np.ndarray:
+    """Positions of this shard's share of a (seed, epoch)-shuffled list: disjoint, sizes within one."""
+    order = np.random.default_rng([seed, epoch]).permutation(count)
+    return order[shard::shards]
+
+
+class RegionDataset(IterableDataset[dict[str, Any]]):
+    """One epoch of samples: each selected volume once, read at a sampler-chosen region.
+
+    Rank and world size default to torch.distributed's when it is initialised.
+    Call :meth:`set_epoch` before each epoch to reshuffle (as with DistributedSampler).
+    """
+
+    def __init__(
+        self,
+        corpus_url: str,
+        sampler: Sampler,
+        sources: Sequence[str] | None = None,
+        splits: Sequence[str] | None = None,
+        repeats: dict[str, int] | None = None,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+        max_draws: int = 10,
+    ) -> None:
+        self.corpus_url, self.sampler, self.seed, self.max_draws = corpus_url, sampler, seed, max_draws
+        self.entries = select_volumes(corpus.open(corpus_url), sources, splits, repeats)
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.rank = rank if rank is not None else (torch.distributed.get_rank() if distributed else 0)
+        self.world_size = (
+            world_size if world_size is not None else (torch.distributed.get_world_size() if distributed else 1)
+        )
+        self.epoch = 0
+        self._corpus: corpus.Corpus | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        shard, shards = self.rank * workers + worker, self.world_size * workers
+        for position in partition(len(self.entries), self.seed, self.epoch, shard, shards):
+            rng = np.random.default_rng([self.seed, self.epoch, int(position)])
+            yield self.sample(self.entries[position], rng)
+
+    def sample(self, entry: VolumeEntry, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw crops and read their region; redraw (bounded) when the sampler rejects the content."""
+        for _ in range(self.max_draws):
+            params = self.sampler.make_params(rng, entry.shape, entry.body_bbox)
+            region = self._open().read(entry.volume_id, params.region.bounds())
+            if self.sampler.accept(params, region):
+                break
+        return {
+            "region": torch.from_numpy(region)[None],
+            "crops": torch.from_numpy(params.crop_rows()),
+            "labels": torch.from_numpy(params.labels),
+            "out_sizes": params.out_sizes,
+            "volume_id": entry.volume_id,
+            "region_start": params.region.start,
+        }
+
+    def _open(self) -> corpus.Corpus:
+        if self._corpus is None:  # opened in each worker process, never pickled across
+            self._corpus = corpus.open(self.corpus_url)
+        return self._corpus
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_corpus": None}
+
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Batch samples; regions of different sizes are padded with air at their far end."""
+    shape = np.max([s["region"].shape for s in samples], axis=0)
+    regions = torch.full((len(samples), *shape), AIR, dtype=torch.int16)
+    for index, sample in enumerate(samples):
+        x, y, z = sample["region"].shape[1:]
+        regions[index, :, :x, :y, :z] = sample["region"]
+    return {
+        "region": regions,
+        "crops": torch.stack([s["crops"] for s in samples]),
+        "labels": torch.stack([s["labels"] for s in samples]),
+        "out_sizes": samples[0]["out_sizes"],
+        "volume_id": [s["volume_id"] for s in samples],
+        "region_start": torch.tensor([s["region_start"] for s in samples]),
+    }

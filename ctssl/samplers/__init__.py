@@ -1,0 +1,8 @@
+"""Crop samplers: pure functions of (rng, volume shape, body bbox) -> regions, crops, labels."""
+
+from ctssl.samplers.base import CropParams, Sampler
+from ctssl.samplers.boxes import Box
+from ctssl.samplers.subcrop import SubCropSampler
+from ctssl.samplers.voco import VoCoSampler
+
+__all__ = ["Box", "CropParams", "Sampler", "SubCropSampler", "VoCoSampler"]
