@@ -8,8 +8,10 @@ labels. Windowing, cropping, resizing and augmentation happen on the device.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,27 +26,51 @@ AIR = -1024
 
 
 @dataclass(frozen=True)
+class Mixture:
+    """Which sources and splits to train on, and how often each source's volumes repeat.
+
+    TOML form (manifests/mixtures/*.toml)::
+
+        splits = ["train"]
+        [repeats]
+        btcv = 8          # "repeat abdomen 8x", as the large-scale VoCo code does
+        luna16 = 1
+    """
+
+    sources: tuple[str, ...] | None = None
+    splits: tuple[str, ...] | None = None
+    repeats: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Mixture:
+        data = tomllib.loads(Path(path).read_text())
+        repeats = {str(k): int(v) for k, v in data.get("repeats", {}).items()}
+        if any(v < 1 for v in repeats.values()):
+            raise ValueError(f"Mixture {path}: repeats must be whole numbers >= 1, got {repeats}")
+        sources = tuple(data.get("sources", repeats)) or None
+        splits = tuple(data["splits"]) if "splits" in data else None
+        return cls(sources, splits, repeats)
+
+
+@dataclass(frozen=True)
 class VolumeEntry:
     volume_id: str
     shape: tuple[int, int, int]
     body_bbox: tuple[int, ...] | None
 
 
-def select_volumes(
-    opened: corpus.Corpus,
-    sources: Sequence[str] | None = None,
-    splits: Sequence[str] | None = None,
-    repeats: dict[str, int] | None = None,
-) -> list[VolumeEntry]:
-    """Stored volumes of the chosen sources and splits; ``repeats`` lists a source's volumes n times."""
+def select_volumes(opened: corpus.Corpus, mixture: Mixture) -> list[VolumeEntry]:
+    """Stored volumes of the mixture's sources and splits, each source's listed ``repeats`` times."""
     table = opened.manifest.filter(pc.equal(opened.manifest.column("status"), "ok"))
     entries = []
     for row in table.select(["volume_id", "source", "split", "shape", "body_bbox"]).to_pylist():
-        if (sources and row["source"] not in sources) or (splits and row["split"] not in splits):
+        if (mixture.sources and row["source"] not in mixture.sources) or (
+            mixture.splits and row["split"] not in mixture.splits
+        ):
             continue
         bbox = tuple(row["body_bbox"]) if row["body_bbox"] is not None else None
         entry = VolumeEntry(row["volume_id"], tuple(row["shape"]), bbox)
-        entries.extend([entry] * (repeats or {}).get(row["source"], 1))
+        entries.extend([entry] * mixture.repeats.get(row["source"], 1))
     return entries
 
 
@@ -65,16 +91,14 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
         self,
         corpus_url: str,
         sampler: Sampler,
-        sources: Sequence[str] | None = None,
-        splits: Sequence[str] | None = None,
-        repeats: dict[str, int] | None = None,
+        mixture: Mixture | None = None,
         seed: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
         max_draws: int = 10,
     ) -> None:
         self.corpus_url, self.sampler, self.seed, self.max_draws = corpus_url, sampler, seed, max_draws
-        self.entries = select_volumes(corpus.open(corpus_url), sources, splits, repeats)
+        self.entries = select_volumes(corpus.open(corpus_url), mixture or Mixture())
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         self.rank = rank if rank is not None else (torch.distributed.get_rank() if distributed else 0)
         self.world_size = (

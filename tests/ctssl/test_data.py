@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader
 from corpus.build import build_corpus
 from corpus.sources import discover
 from corpus.spec import BuildSpec
-from ctssl.data import RegionDataset, collate, partition
+from ctssl.augment import pcrlv2_views, voco_views
+from ctssl.data import Mixture, RegionDataset, collate, partition
 from ctssl.samplers import SubCropSampler, VoCoSampler
 from tests.conftest import save_nifti
 
@@ -79,12 +80,17 @@ def test_epochs_reshuffle_and_repeat_exactly(small_corpus):
     assert sorted(v for v, _ in first) == sorted(v for v, _ in other)
 
 
-def test_selection_by_source_and_repeats(small_corpus):
+def test_selection_by_source_split_and_mixture_file(small_corpus, tmp_path):
     url, inputs = small_corpus
     sampler = VoCoSampler(grid=(2, 2), base=(16, 16, 16))
-    assert len(RegionDataset(url, sampler, sources=["nope"]).entries) == 0
-    assert len(RegionDataset(url, sampler, sources=["vols"], repeats={"vols": 3}).entries) == 3 * len(inputs)
-    assert len(RegionDataset(url, sampler, splits=["train"]).entries) == len(inputs)
+    assert len(RegionDataset(url, sampler, Mixture(sources=("nope",))).entries) == 0
+    assert len(RegionDataset(url, sampler, Mixture(splits=("val",))).entries) == 0
+    assert len(RegionDataset(url, sampler, Mixture(splits=("train",))).entries) == len(inputs)
+    (tmp_path / "mix.toml").write_text('splits = ["train"]\n[repeats]\nvols = 3\n')
+    mixture = Mixture.from_toml(tmp_path / "mix.toml")
+    assert mixture == Mixture(sources=("vols",), splits=("train",), repeats={"vols": 3})
+    entries = RegionDataset(url, sampler, mixture).entries
+    assert Counter(e.volume_id for e in entries) == Counter(dict.fromkeys(inputs, 3))
 
 
 def test_rejected_draws_are_bounded(small_corpus):
@@ -107,3 +113,21 @@ def test_collate_pads_regions_with_air(small_corpus):
         assert torch.equal(batch["region"][index, :, :x, :y, :z], sample["region"])
         assert torch.all(batch["region"][index, :, x:] == -1024)
     assert batch["crops"].shape == (3, 8, 6)
+
+
+def test_batches_become_method_views_on_the_device(small_corpus):
+    url, _ = small_corpus
+    voco = collate(list(RegionDataset(url, VoCoSampler(grid=(2, 2), base=(16, 16, 16)))))
+    views = voco_views(voco)
+    assert tuple(views.bases.shape) == (len(SHAPES), 4, 1, 16, 16, 16)
+    assert tuple(views.randoms.shape) == (len(SHAPES), 4, 1, 16, 16, 16)
+    assert float(views.bases.min()) >= 0.0 and float(views.bases.max()) <= 1.0
+    # base 0 is the region's first 16^3 corner, windowed to VoCo's -175..250 HU
+    corner = voco["region"][:, :, :16, :16, :16].float()
+    torch.testing.assert_close(views.bases[:, 0], ((corner + 175) / 425).clamp(0, 1), atol=1e-5, rtol=0)
+    pcrl = pcrlv2_views(
+        collate(list(RegionDataset(url, SubCropSampler(), max_draws=1))), torch.Generator().manual_seed(0)
+    )
+    assert tuple(pcrl.global_inputs.shape) == (len(SHAPES), 2, 1, 64, 64, 32)
+    assert tuple(pcrl.global_targets.shape) == (len(SHAPES), 2, 1, 64, 64, 32)
+    assert tuple(pcrl.local_inputs.shape) == (len(SHAPES), 6, 1, 16, 16, 16)
