@@ -151,17 +151,20 @@ def _blur(view: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def _swap_patches(views: torch.Tensor, corners: torch.Tensor, patch: float) -> torch.Tensor:
+    """Swap pairs of equal patches; a pair whose patches overlap is left alone (a swap would lose voxels)."""
     out = views.clone()
     size = [max(1, int(n * patch)) for n in views.shape[2:]]
     limits = torch.tensor([n - s for n, s in zip(views.shape[2:], size, strict=True)], dtype=torch.float32)
     for b in range(views.shape[0]):
         for pair in corners[b]:
-            (ax, ay, az), (bx, by, bz) = (pair * limits).long().tolist()
-            first = out[b, :, ax : ax + size[0], ay : ay + size[1], az : az + size[2]].clone()
-            out[b, :, ax : ax + size[0], ay : ay + size[1], az : az + size[2]] = out[
-                b, :, bx : bx + size[0], by : by + size[1], bz : bz + size[2]
-            ]
-            out[b, :, bx : bx + size[0], by : by + size[1], bz : bz + size[2]] = first
+            first, second = (pair * limits).long().tolist()
+            if all(abs(p - q) < s for p, q, s in zip(first, second, size, strict=True)):
+                continue
+            a = tuple(slice(p, p + s) for p, s in zip(first, size, strict=True))
+            c = tuple(slice(q, q + s) for q, s in zip(second, size, strict=True))
+            held = out[(b, slice(None), *a)].clone()
+            out[(b, slice(None), *a)] = out[(b, slice(None), *c)]
+            out[(b, slice(None), *c)] = held
     return out
 
 
@@ -198,9 +201,7 @@ class PCRLv2Views:
     local_inputs: torch.Tensor  # (B, L, 1, 16, 16, 16) corrupted
 
 
-def pcrlv2_views(
-    batch: dict[str, Any], generator: torch.Generator, device: torch.device | str = "cpu"
-) -> PCRLv2Views:
+def pcrlv2_views(batch: dict[str, Any], generator: torch.Generator, device: torch.device | str = "cpu") -> PCRLv2Views:
     """Window PCRLv2 regions, cut and resize the 2 global and L local views, corrupt them."""
     regions = window(batch["region"].to(device), *PCRLV2_WINDOW)
     views = crop_views(regions, batch["crops"].to(device), batch["out_sizes"])

@@ -1,8 +1,9 @@
 """One volume = one zarr v3 group in a shard: NGFF metadata + array ``0``.
 
 The array is int16 (x, y, z) RAS+, cut into ``spec.chunks`` inner chunks held
-in a single shard object, zstd-compressed, so a volume is one object on disk
-and a crop reads only the chunks it touches.
+in a single shard object, so a volume is one object on disk and a crop reads
+only the chunks it touches. Chunks are zstd-compressed after a bit-shuffle
+(Blosc): CT noise compresses better bit-plane by bit-plane, and decodes faster.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def write_volume(shard: zarr.Group, volume_id: str, array: np.ndarray, grid: Gri
         chunks=chunks,
         shards=shards,
         dtype="int16",
-        compressors=zarr.codecs.ZstdCodec(level=spec.zstd_level),
+        compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=spec.zstd_level, shuffle="bitshuffle", typesize=2),
         fill_value=spec.fill_value,
         attributes=_geometry_attrs(volume_id, grid, spec),
         overwrite=True,

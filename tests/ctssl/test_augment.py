@@ -79,11 +79,16 @@ def test_identity_spatial_params_change_nothing_and_a_flip_is_a_flip():
 
 
 def test_patch_swap_moves_values_without_changing_them():
-    views = torch.rand(2, 1, 16, 16, 16)
-    params = PixelParams(torch.zeros(2), torch.zeros(2), torch.ones(2), torch.rand(2, 4, 2, 3))
-    out = apply_pixel(views, params, torch.Generator().manual_seed(0))
-    assert not torch.equal(out, views)
-    torch.testing.assert_close(out.flatten(1).sort().values, views.flatten(1).sort().values)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(50):  # overlapping pairs included: no voxel value may be lost or doubled
+        views = torch.rand(2, 1, 16, 16, 16, generator=generator)
+        corners = torch.rand(2, 6, 2, 3, generator=generator)
+        params = PixelParams(torch.zeros(2), torch.zeros(2), torch.ones(2), corners)
+        out = apply_pixel(views, params, generator)
+        torch.testing.assert_close(out.flatten(1).sort().values, views.flatten(1).sort().values, atol=0, rtol=0)
+    far_apart = torch.tensor([[[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]]] * 2)
+    out = apply_pixel(views, PixelParams(torch.zeros(2), torch.zeros(2), torch.ones(2), far_apart), generator)
+    torch.testing.assert_close(out[:, :, :2, :2, :2], views[:, :, -2:, -2:, -2:], atol=0, rtol=0)
 
 
 def test_pixel_corruption_changes_the_input_not_the_target():
