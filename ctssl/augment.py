@@ -160,11 +160,12 @@ def _swap_patches(views: torch.Tensor, corners: torch.Tensor, patch: float) -> t
             first, second = (pair * limits).long().tolist()
             if all(abs(p - q) < s for p, q, s in zip(first, second, size, strict=True)):
                 continue
-            a = tuple(slice(p, p + s) for p, s in zip(first, size, strict=True))
-            c = tuple(slice(q, q + s) for q, s in zip(second, size, strict=True))
-            held = out[(b, slice(None), *a)].clone()
-            out[(b, slice(None), *a)] = out[(b, slice(None), *c)]
-            out[(b, slice(None), *c)] = held
+            sample = out[b]  # a view: writes land in ``out``
+            a: tuple[slice, ...] = (slice(None), *(slice(p, p + s) for p, s in zip(first, size, strict=True)))
+            c: tuple[slice, ...] = (slice(None), *(slice(q, q + s) for q, s in zip(second, size, strict=True)))
+            held = sample[a].clone()
+            sample[a] = sample[c]
+            sample[c] = held
     return out
 
 
