@@ -25,6 +25,7 @@ from tqdm import tqdm
 from corpus.errors import SKIP_REASONS, CorpusError, InputError, Reason, one_line
 from corpus.preprocess import Normalized, normalize
 from corpus.preprocess.intensity import hu_percentiles
+from corpus.preprocess.qc import assess
 from corpus.privacy import resolve_salt, salted_key
 from corpus.readers import read_volume
 from corpus.readers.dicom import read_dicom_series
@@ -36,6 +37,7 @@ from corpus.store.layout import LOGS, MANIFEST, SHARDS, shard_folder, shard_inde
 from corpus.store.location import Location
 from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, read_manifest, write_part
 from corpus.store.meta import ensure_meta
+from corpus.store.thumbnails import thumbnails, write_thumbnails
 
 VOLUMES_PER_SHARD = 32
 EXIT_OK, EXIT_FATAL, EXIT_SOME_FAILED = 0, 1, 3
@@ -114,9 +116,9 @@ def build_corpus(
         taken = dict(plan.stored_ids)  # volume id -> input path that holds it
         for item in tqdm(plan.todo, desc="build", unit="vol", disable=not progress or None):
             holder = taken.setdefault(item.volume_id, item.relpath)
-            row = writer.ingest(item) if holder == item.relpath else _duplicate_row(item, holder, spec)
-            writer.add(row)
-            report.rows.append(row)
+            done = writer.ingest(item) if holder == item.relpath else Ingested(_duplicate_row(item, holder, spec))
+            writer.add(done)
+            report.rows.append(done.row)
         writer.close()
     report.seconds = time.perf_counter() - started
     return report
@@ -129,17 +131,18 @@ class _ShardWriter:
         self.location, self.spec, self.salt, self.capacity = location, spec, salt, capacity
         self.index = _next_shard_index(location)
         self.rows: list[dict[str, Any]] = []
-        self.stored = 0
+        self.thumbnails: list[dict[str, Any]] = []
         self._group: zarr.Group | None = None
 
-    def ingest(self, item: InputItem) -> dict[str, Any]:
+    def ingest(self, item: InputItem) -> Ingested:
         return ingest_input(item, self.spec, self.salt, self._shard)
 
-    def add(self, row: dict[str, Any]) -> None:
-        """Queue a row for the current shard's part; commit once the shard is full."""
-        self.rows.append(row)
-        self.stored += row["status"] == STATUS_OK
-        if self.stored >= self.capacity:
+    def add(self, done: Ingested) -> None:
+        """Queue a row (and thumbnails) for the current shard; commit once the shard is full."""
+        self.rows.append(done.row)
+        if done.thumbnails is not None:
+            self.thumbnails.append({"volume_id": done.row["volume_id"], **done.thumbnails})
+        if len(self.thumbnails) >= self.capacity:
             self.close()
 
     def _shard(self) -> tuple[str, zarr.Group]:
@@ -151,19 +154,29 @@ class _ShardWriter:
     def close(self) -> None:
         """Commit the current shard's rows (if any) and move on to a fresh shard."""
         if self.rows:
-            write_part(self.location, self.index, self.rows)
+            write_thumbnails(self.location, self.index, self.thumbnails)
+            write_part(self.location, self.index, self.rows)  # last: the manifest part commits the shard
             log.info("committed %s: %d rows", shard_name(self.index), len(self.rows))
             self.index += 1
-        self.rows, self.stored, self._group = [], 0, None
+        self.rows, self.thumbnails, self._group = [], [], None
+
+
+@dataclass
+class Ingested:
+    """One input's manifest row, and the thumbnails of its stored volume (None if not stored)."""
+
+    row: dict[str, Any]
+    thumbnails: dict[str, bytes] | None = None
 
 
 def ingest_input(
     item: InputItem, spec: BuildSpec, salt: str, open_shard: Callable[[], tuple[str, zarr.Group]]
-) -> dict[str, Any]:
+) -> Ingested:
     """Read, normalize and store one input; always return its manifest row."""
     started = time.perf_counter()
     row = _base_row(item, spec)
     row.update(input_keys(item, salt))
+    done = Ingested(row)
     try:
         volume = _read(item, spec)
         row.update(_input_facts(volume))
@@ -172,6 +185,7 @@ def ingest_input(
         shard, group = open_shard()
         stored = _write(group, item.volume_id, normalized, spec)
         row.update(_stored_facts(shard, stored, normalized))
+        done.thumbnails = thumbnails(normalized.array, normalized.grid.spacing)
     except CorpusError as error:
         status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
         row.update(status=status, reason=error.reason.value, message=one_line(error))
@@ -180,7 +194,7 @@ def ingest_input(
         row.update(status=STATUS_FAILED, reason=Reason.INTERNAL_ERROR.value, message=one_line(error))
         log.error("%s: unexpected error\n%s", item.relpath, traceback.format_exc())
     row["seconds"] = time.perf_counter() - started
-    return row
+    return done
 
 
 def _read(item: InputItem, spec: BuildSpec) -> Volume:
@@ -244,8 +258,11 @@ def _input_facts(volume: Volume) -> dict[str, Any]:
 
 
 def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> dict[str, Any]:
-    p01, p50, p99 = hu_percentiles(normalized.array)
+    percentiles = hu_percentiles(normalized.array)
+    p01, p50, p99 = percentiles
     return {
+        **assess(normalized.array, normalized.grid.spacing, percentiles).as_row(),
+        "z_coverage_mm": normalized.grid.shape[2] * normalized.grid.spacing[2],
         "status": STATUS_OK,
         "shard": shard,
         "array": stored.path,

@@ -70,6 +70,29 @@ def build(
 
 
 @main.command()
+@click.argument("out")
+@click.option("--json", "as_json", is_flag=True, help="Print the audit as JSON (stable keys, see README).")
+@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write a self-contained HTML report.")
+def stats(out: str, as_json: bool, html_file: Path | None) -> None:
+    """Audit the corpus at OUT: counts, reasons, distributions, quality flags."""
+    import json
+
+    import corpus
+    from corpus.stats import audit, format_text
+
+    with _fatal_errors():
+        opened = corpus.open(out)
+        report = audit(opened)
+        if html_file is not None:
+            from corpus.report_html import render_html
+
+            html_file.write_text(render_html(report, opened), encoding="utf-8")
+    click.echo(json.dumps(report, indent=2) if as_json else format_text(report))
+    if html_file is not None and not as_json:
+        click.echo(f"report: {html_file}")
+
+
+@main.command()
 @click.option(
     "--out",
     default="demo-output",

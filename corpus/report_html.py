@@ -1,0 +1,129 @@
+"""`corpus stats --html`: one self-contained page with tables, plots and a thumbnail montage."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import numpy as np
+
+from corpus.stats import format_text, manifest_columns
+from corpus.store.reader import Corpus
+from corpus.store.thumbnails import VIEWS, read_thumbnails
+
+MONTAGE_SIZE = 48
+_HISTOGRAMS = (
+    ("spacing_in_x", "in-plane spacing (mm)"),
+    ("spacing_in_z", "slice spacing (mm)"),
+    ("shape_in_z", "slices"),
+    ("z_coverage_mm", "z coverage (mm)"),
+    ("hu_p50", "median HU"),
+    ("body_fraction", "body fraction"),
+)
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222}
+pre{background:#f6f6f6;padding:12px;overflow-x:auto;font-size:12px}
+.montage{display:flex;flex-wrap:wrap;gap:10px}
+figure{margin:0;padding:6px;border:1px solid #ddd;background:#111;color:#eee;font-size:11px}
+figure.flagged{border:2px solid #e33}
+figure img{display:inline-block;vertical-align:top;margin-right:2px;background:#000}
+figcaption{max-width:400px;overflow-wrap:anywhere}
+"""
+
+
+def render_html(report: dict[str, Any], opened: Corpus, seed: int = 0) -> str:
+    """The audit as one HTML document (images inlined as data URIs)."""
+    columns = manifest_columns(opened.manifest)
+    flagged = {v for key in ("suspect_non_ct", "suspect_orientation", "short_z_coverage") for v in report["qc"][key]}
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>corpus audit</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>Corpus audit</h1><p>{html.escape(report['corpus']['url'])}</p>",
+        f"<h2>Summary</h2><pre>{html.escape(format_text(report))}</pre>",
+        "<h2>Inputs not stored, by reason</h2>",
+        _image(_reasons_figure(report["total"])),
+        "<h2>Distributions per source (stored volumes)</h2>",
+        _image(_histograms_figure(columns)),
+        "<h2>Thumbnails (axial, coronal, sagittal mid-slices)</h2>",
+        _montage(opened, columns, flagged, seed),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _reasons_figure(total: dict[str, Any]) -> bytes:
+    import matplotlib.pyplot as plt
+
+    reasons = {f"failed: {k}": v for k, v in total["failure_reasons"].items()}
+    reasons |= {f"skipped: {k}": v for k, v in total["skip_reasons"].items()}
+    figure, axes = plt.subplots(figsize=(7, 0.4 * max(len(reasons), 1) + 1))
+    if reasons:
+        axes.barh(
+            list(reasons)[::-1],
+            list(reasons.values())[::-1],
+            color=["#c33" if k.startswith("f") else "#999" for k in reasons][::-1],
+        )
+        axes.set_xlabel("inputs")
+    else:
+        axes.text(0.5, 0.5, "every input was stored", ha="center", va="center")
+        axes.set_axis_off()
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _histograms_figure(columns: dict[str, np.ndarray]) -> bytes:
+    import matplotlib.pyplot as plt
+
+    ok = columns["status"] == "ok"
+    figure, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for axis, (name, label) in zip(axes.ravel(), _HISTOGRAMS, strict=True):
+        values = columns[name]
+        finite = values[ok & np.isfinite(values)]
+        bins = np.histogram_bin_edges(finite, bins=30) if len(finite) else 10
+        for source in sorted(set(columns["source"][ok])):
+            chosen = values[ok & (columns["source"] == source) & np.isfinite(values)]
+            axis.hist(chosen, bins=bins, alpha=0.6, label=source)
+        axis.set_xlabel(label)
+        axis.set_ylabel("volumes")
+    axes[0, 0].legend(fontsize=8)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _montage(opened: Corpus, columns: dict[str, np.ndarray], flagged: set[str], seed: int) -> str:
+    ids = [str(v) for v in columns["volume_id"][columns["status"] == "ok"]]
+    picked = (
+        ids
+        if len(ids) <= MONTAGE_SIZE
+        else sorted(np.random.default_rng(seed).choice(ids, MONTAGE_SIZE, replace=False))
+    )
+    shown_flags = sorted(flagged & set(ids))[: MONTAGE_SIZE // 2]  # flagged volumes first, within reason
+    picked = sorted(set(picked) | set(shown_flags))
+    images = read_thumbnails(opened.location, picked)
+    tiles = []
+    for volume_id in picked:
+        views = images.get(volume_id, {})
+        pictures = "".join(
+            f"<img alt='{view}' title='{view}' src='data:image/png;base64,{base64.b64encode(views[view]).decode()}'>"
+            for view in VIEWS
+            if view in views
+        )
+        css = " class='flagged'" if volume_id in flagged else ""
+        tiles.append(f"<figure{css}>{pictures}<figcaption>{html.escape(volume_id)}</figcaption></figure>")
+    note = f"<p>{len(picked)} of {len(ids)} stored volumes; red frame: a quality flag.</p>"
+    return note + "<div class='montage'>" + "".join(tiles) + "</div>"
+
+
+def _png(figure: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _image(png: bytes) -> str:
+    return f"<img alt='plot' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"

@@ -1,0 +1,130 @@
+"""`corpus stats`: numbers against an independent pyarrow count, QC flags against known phantoms, HTML."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import corpus
+from corpus.build import build_corpus
+from corpus.cli import main
+from corpus.demo import write_phantoms
+from corpus.phantom import affine_from, render
+from corpus.preprocess.intensity import hu_percentiles
+from corpus.preprocess.qc import assess
+from corpus.sources import discover
+from corpus.spec import BuildSpec
+from tests.conftest import SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+    """The demo phantoms plus every real scan in ../shared/data/ct (when present)."""
+    root = tmp_path_factory.mktemp("stats")
+    write_phantoms(root / "phantoms")
+    folders = [root / "phantoms"] + ([SHARED_DATA] if SHARED_DATA.is_dir() else [])
+    build_corpus(discover(folders, []), str(root / "corpus"), BuildSpec(), progress=False)
+    result = CliRunner().invoke(main, ["stats", str(root / "corpus"), "--json"])
+    assert result.exit_code == 0, result.output
+    return str(root / "corpus"), json.loads(result.output)
+
+
+def test_counts_equal_an_independent_pyarrow_count(audited):
+    url, report = audited
+    table = corpus.open(url).manifest
+    grouped = table.group_by(["source", "status"]).aggregate([("volume_id", "count")]).to_pylist()
+    for row in grouped:
+        assert report["sources"][row["source"]][row["status"]] == row["volume_id_count"]
+    assert report["total"]["inputs"] == table.num_rows
+    ok = table.filter(pc.equal(table.column("status"), "ok"))
+    assert report["total"]["stored_bytes"] == pc.sum(ok.column("stored_bytes")).as_py()
+    shapes = np.array(ok.column("shape").to_pylist())
+    assert report["total"]["voxels"] == int(np.prod(shapes, axis=1).sum())
+    failed = table.filter(pc.equal(table.column("status"), "failed")).column("reason").to_pylist()
+    assert report["total"]["failure_reasons"] == {r: failed.count(r) for r in set(failed)}
+    slices = np.array(ok.column("shape_in").to_pylist())[:, 2]
+    assert report["total"]["slices_in"]["p50"] == pytest.approx(float(np.median(slices)))
+    assert report["total"]["slices_in"]["max"] == slices.max()
+
+
+def test_real_data_outcomes_show_up_in_the_audit(audited):
+    _, report = audited
+    if not SHARED_DATA.is_dir():
+        pytest.skip("no ../shared/data")
+    reasons = report["sources"]["ct"]
+    assert reasons["failure_reasons"] == {"missing_slices": 1, "not_a_volume": 1}
+    assert reasons["skip_reasons"] == {"localizer": 1, "secondary_capture": 1}
+    # the two dicom2nifti ground-truth NIfTI files hold one volume twice
+    assert any(
+        len(group) == 2 and all("ground_truth" in v for v in group) for group in report["qc"]["duplicate_content"]
+    )
+
+
+def test_json_keys_are_stable(audited):
+    _, report = audited
+    assert set(report) == {"corpus", "total", "sources", "qc"}
+    assert set(report["qc"]) == {
+        "suspect_non_ct",
+        "suspect_orientation",
+        "short_z_coverage",
+        "duplicate_content",
+        "duplicate_series",
+    }
+    assert set(report["total"]) >= {"inputs", "ok", "skipped", "failed", "failure_reasons", "spacing_in_mm", "hu"}
+
+
+def test_html_report_is_self_contained_and_its_images_decode(audited, tmp_path):
+    url, report = audited
+    result = CliRunner().invoke(main, ["stats", url, "--html", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    assert "http://" not in page and "https://" not in page
+    sources = re.findall(r"src='data:image/png;base64,([^']+)'", page)
+    stored = report["total"]["ok"]
+    assert len(sources) == 2 + 3 * stored  # two plots, three thumbnails per stored volume
+    for encoded in sources:
+        image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+        image.verify()
+        assert min(image.size) >= 1
+
+
+def torso(affine_rotation: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float]]:
+    shape = (240, 180, 60)
+    hu = render(affine_from((1.5, 1.5, 1.5), affine_rotation, (0, 0, -20), shape), shape, noise_hu=0.0)
+    return np.clip(np.rint(hu), -1024, 3071).astype(np.int16), (1.5, 1.5, 1.5)
+
+
+def test_body_box_fraction_and_flags_on_a_known_torso():
+    stored, spacing = torso(np.eye(3))
+    facts = assess(stored, spacing, hu_percentiles(stored))
+    # the torso ellipse is 340 x 240 mm around RAS (0, 0): x voxels 7..233, y 10..170 of this grid
+    x0, y0, _, x1, y1, _ = facts.body_bbox
+    assert abs((x1 - x0) * 1.5 - 340) <= 6 and abs((y1 - y0) * 1.5 - 240) <= 6
+    assert facts.body_fraction == pytest.approx(np.mean(stored > -500), abs=0.02)
+    assert not facts.suspect_orientation and not facts.suspect_non_ct
+
+
+def test_an_anterior_posterior_flip_is_suspected():
+    stored, spacing = torso(np.eye(3))
+    flipped = stored[:, ::-1, :]  # what a sign error in the y direction stores
+    assert assess(flipped, spacing, hu_percentiles(flipped)).suspect_orientation
+
+
+def test_a_non_ct_intensity_profile_is_suspected():
+    stored, spacing = torso(np.eye(3))
+    mr_like = ((stored.astype(np.int32) + 1024) // 4).astype(np.int16)  # 0..1000, no air value
+    assert assess(mr_like, spacing, hu_percentiles(mr_like)).suspect_non_ct
+
+
+def test_audit_of_a_missing_corpus_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["stats", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "not a corpus" in result.output
