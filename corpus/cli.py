@@ -101,12 +101,20 @@ def stats(out: str, as_json: bool, html_file: Path | None) -> None:
     help="Folder for inputs and corpus.",
 )
 def demo(out: Path) -> None:
-    """Generate phantoms, build a corpus from them and summarize it."""
+    """Generate phantoms, build a corpus from them and audit it (terminal + audit.html)."""
+    import corpus
     from corpus.demo import run_demo
+    from corpus.report_html import render_html
+    from corpus.stats import audit, format_text
 
     with _fatal_errors():
         report = run_demo(out, progress=sys.stderr.isatty())
+        opened = corpus.open(str(out / "corpus"))
+        summary = audit(opened)
+        (out / "audit.html").write_text(render_html(summary, opened), encoding="utf-8")
     _print_report(report, str(out / "corpus"))
+    click.echo("\n" + format_text(summary))
+    click.echo(f"report: {out / 'audit.html'}")
     sys.exit(report.exit_code)
 
 

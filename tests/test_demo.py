@@ -15,6 +15,8 @@ def test_demo_builds_every_phantom_and_anatomy_sits_where_the_phantom_put_it(tmp
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"{len(DEMO_CASES) + 1} stored" in result.output  # + the DICOM series
+    assert "quality flags:" in result.output
+    assert (tmp_path / "audit.html").read_text().count("data:image/png") == 2 + 3 * (len(DEMO_CASES) + 1)
     opened = corpus.open(str(tmp_path / "corpus"))
     assert len(opened.volume_ids) == len(DEMO_CASES) + 1
     formats = {row["input_format"] for row in opened.manifest.to_pylist()}
