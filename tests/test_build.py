@@ -181,10 +181,10 @@ def test_missing_input_is_a_usage_error(tmp_path):
 
 def test_named_source_and_custom_spacing(inputs, tmp_path):
     out = tmp_path / "corpus"
-    code, _ = run("build", "--source", f"btcv={inputs / 'sub'}", "--out", str(out), "--spacing", "1.25,1.25,5")
+    code, _ = run("build", "--source", f"mine={inputs / 'sub'}", "--out", str(out), "--spacing", "1.25,1.25,5")
     assert code == 0
     row = corpus.open(str(out)).manifest.to_pylist()[0]
-    assert row["volume_id"] == "btcv-good2" and row["source"] == "btcv"
+    assert row["volume_id"] == "mine-good2" and row["source"] == "mine"
     assert row["spacing"] == [1.25, 1.25, 5.0]
 
 

@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
@@ -20,6 +20,7 @@ from corpus.errors import Reason, SpecError
 from corpus.readers import image_suffix, input_format
 from corpus.readers.dicom_headers import SliceHeader, looks_like_dicom, read_headers
 from corpus.readers.dicom_series import DicomStack, group_stacks
+from corpus.sources.recipes import Recipe, find_recipe
 from corpus.spec import BuildSpec
 
 DEFAULT_SPLIT = "train"
@@ -37,6 +38,7 @@ class InputItem:
     split: str = DEFAULT_SPLIT
     slices: tuple[SliceHeader, ...] = ()  # DICOM only
     skip: tuple[Reason, str] | None = None  # decided from headers: never read
+    id_path: str | None = None  # what names the volume when a recipe says so (else relpath)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -46,11 +48,11 @@ class InputItem:
     @property
     def volume_id(self) -> str:
         """``<source>-<path slug>``: readable, stable across rebuilds, safe as a zarr name."""
-        stem = _strip_image_suffix(self.relpath).replace("#", "_")
+        stem = _strip_image_suffix(self.id_path or self.relpath).replace("#", "_")
         plain = stem.replace("/", "_")
         slug = _UNSAFE.sub("_", plain).strip("._") or "series"
         if slug != plain or len(slug) > _MAX_SLUG:
-            digest = hashlib.sha256(f"{self.source}/{self.relpath}".encode()).hexdigest()[:8]
+            digest = hashlib.sha256(f"{self.source}/{self.id_path or self.relpath}".encode()).hexdigest()[:8]
             slug = f"{slug[:_MAX_SLUG]}-{digest}"
         return f"{self.source}-{slug}"
 
@@ -79,11 +81,13 @@ def discover(
     named = [(name, root) for name, root in sources]
     named += [(_source_name(p if p.is_dir() else p.parent), p) for p in paths]
     _check_source_names(named)
+    recipes = {name: find_recipe(name) for name, _ in sources}
     items: dict[tuple[str, str], InputItem] = {}
     for name, root in named:
         if not root.exists() and not root.is_symlink():
             raise SpecError(f"Input {str(root)!r} does not exist; give files or folders of NIfTI, MetaImage or DICOM")
-        items.update(((item.source, item.relpath), item) for item in _walk(name, root, spec, progress))
+        found = _walk(name, root, spec, progress, recipes.get(name))
+        items.update(((item.source, item.relpath), item) for item in found)
     return list(items.values())
 
 
@@ -99,11 +103,25 @@ def _check_source_names(named: list[tuple[str, Path]]) -> None:
             )
 
 
-def _walk(source: str, root: Path, spec: BuildSpec, progress: bool) -> list[InputItem]:
+def _walk(source: str, root: Path, spec: BuildSpec, progress: bool, recipe: Recipe | None = None) -> list[InputItem]:
     if not root.is_dir():
         if input_format(root) is None and looks_like_dicom(root):
             return _dicom_items(source, root.parent, [root], spec, progress)
         return [InputItem(root, source, root.name)]
+    if recipe is not None:
+        return _apply_recipe(recipe, _walk_folder(source, root, spec, progress, recipe))
+    return _walk_folder(source, root, spec, progress, None)
+
+
+def _apply_recipe(recipe: Recipe, items: list[InputItem]) -> list[InputItem]:
+    """Name each input and give it its split as the recipe says."""
+    return [
+        replace(item, id_path=recipe.key(item.relpath), split=recipe.split_of(item.relpath, item.split))
+        for item in items
+    ]
+
+
+def _walk_folder(source: str, root: Path, spec: BuildSpec, progress: bool, recipe: Recipe | None) -> list[InputItem]:
     images: list[Path] = []
     others: list[Path] = []
     for folder, dirs, files in os.walk(root):  # symlinked folders are not followed: no loops
@@ -112,7 +130,11 @@ def _walk(source: str, root: Path, spec: BuildSpec, progress: bool) -> list[Inpu
             if name.startswith("."):
                 continue
             path = Path(folder) / name
+            if recipe is not None and not recipe.accepts(path.relative_to(root).as_posix()):
+                continue
             (images if input_format(name) is not None else others).append(path)
+    if recipe is not None and recipe.format == "dicom":
+        images = []
     items = [InputItem(path, source, path.relative_to(root).as_posix()) for path in images]
     candidates = [path for path in others if looks_like_dicom(path)]
     return items + _dicom_items(source, root, candidates, spec, progress)
