@@ -48,7 +48,7 @@ def assess(stored: np.ndarray, spacing: tuple[float, ...], percentiles: tuple[fl
     low = np.argwhere(body).min(axis=0) * _STRIDE
     high = np.minimum((np.argwhere(body).max(axis=0) + 1) * _STRIDE, stored.shape)
     bbox = [int(v) for v in (*low, *high)]
-    torso = (high[0] - low[0]) * spacing[0] >= TORSO_MIN_WIDTH_MM
+    torso = bool((high[0] - low[0]) * spacing[0] >= TORSO_MIN_WIDTH_MM)
     return QualityFacts(bbox, float(body.mean()), non_ct, torso and _bone_anterior(sample, body))
 
 

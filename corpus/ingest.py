@@ -1,0 +1,155 @@
+"""One input -> one manifest row (and the stored array with its thumbnails when it is a volume).
+
+Every failure of one input becomes its row's reason and message; nothing an
+input does can stop the build.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import zarr
+
+from corpus.errors import SKIP_REASONS, CorpusError, InputError, Reason, one_line
+from corpus.preprocess import Normalized, normalize
+from corpus.preprocess.intensity import hu_percentiles
+from corpus.preprocess.qc import assess
+from corpus.privacy import salted_key
+from corpus.readers import read_volume
+from corpus.readers.dicom import read_dicom_series
+from corpus.readers.volume import Volume
+from corpus.sources import InputItem
+from corpus.spec import BuildSpec
+from corpus.store.arrays import StoredArray, write_volume
+from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+from corpus.store.thumbnails import thumbnails
+
+log = logging.getLogger("corpus.build")
+
+
+@dataclass
+class Ingested:
+    """One input's manifest row, and the thumbnails of its stored volume (None if not stored)."""
+
+    row: dict[str, Any]
+    thumbnails: dict[str, bytes] | None = None
+
+
+def ingest_input(
+    item: InputItem, spec: BuildSpec, salt: str, open_shard: Callable[[], tuple[str, zarr.Group]]
+) -> Ingested:
+    """Read, normalize and store one input; always return its manifest row."""
+    started = time.perf_counter()
+    row = base_row(item, spec)
+    row.update(input_keys(item, salt))
+    done = Ingested(row)
+    try:
+        volume = _read(item, spec)
+        row.update(_input_facts(volume))
+        normalized = normalize(volume, spec)
+        del volume  # the input array can be large: free it before writing
+        shard, group = open_shard()
+        stored = _write(group, item.volume_id, normalized, spec)
+        row.update(_stored_facts(shard, stored, normalized))
+        done.thumbnails = thumbnails(normalized.array, normalized.grid.spacing)
+    except CorpusError as error:
+        status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
+        row.update(status=status, reason=error.reason.value, message=one_line(error))
+        log.warning("%s: %s: %s", item.relpath, error.reason.value, one_line(error))
+    except Exception as error:  # noqa: BLE001 - any bug in one input must not stop the build
+        row.update(status=STATUS_FAILED, reason=Reason.INTERNAL_ERROR.value, message=one_line(error))
+        log.error("%s: unexpected error\n%s", item.relpath, traceback.format_exc())
+    row["seconds"] = time.perf_counter() - started
+    return done
+
+
+def _read(item: InputItem, spec: BuildSpec) -> Volume:
+    if item.skip is not None:
+        raise InputError(item.skip[1], item.skip[0])
+    if item.slices:
+        return read_dicom_series(item.slices, spec.max_gap_mm)
+    return read_volume(item.path)
+
+
+def input_keys(item: InputItem, salt: str) -> dict[str, str | None]:
+    """Salted subject and series keys: stable for grouping, useless for identifying."""
+    if not item.slices:
+        return {"subject_key": None, "series_key": salted_key(salt, "file", item.source, item.relpath)}
+    first = item.slices[0]
+    series = (first.study_uid, first.series_uid) if first.series_uid else (item.source, item.relpath)
+    return {
+        "subject_key": salted_key(salt, "patient", first.patient_id) if first.patient_id else None,
+        "series_key": salted_key(salt, "series", *series, first.frame_of_reference),
+    }
+
+
+def _write(group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec) -> StoredArray:
+    try:
+        return write_volume(group, volume_id, normalized.array, normalized.grid, spec)
+    except OSError as error:
+        _discard(group, volume_id)
+        raise InputError(f"Writing the array failed: {error}", Reason.WRITE_FAILED) from error
+
+
+def _discard(group: zarr.Group, volume_id: str) -> None:
+    try:
+        del group[volume_id]
+    except (KeyError, OSError):
+        log.warning("could not remove the partial array %s", volume_id)
+
+
+def base_row(item: InputItem, spec: BuildSpec) -> dict[str, Any]:
+    return {
+        "volume_id": item.volume_id,
+        "source": item.source,
+        "split": item.split,
+        "status": STATUS_FAILED,
+        "reason": "",
+        "message": "",
+        "input_path": item.relpath,
+        "input_bytes": file_size(item),
+        "spec_hash": spec.hash(),
+    }
+
+
+def _input_facts(volume: Volume) -> dict[str, Any]:
+    return {
+        "input_format": volume.input_format,
+        "input_bytes": volume.input_bytes,
+        "message": volume.note,
+        "modality": volume.modality,
+        "shape_in": list(volume.shape),
+        "spacing_in": [round(s, 6) for s in volume.spacing],
+    }
+
+
+def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> dict[str, Any]:
+    percentiles = hu_percentiles(normalized.array)
+    p01, p50, p99 = percentiles
+    return {
+        **assess(normalized.array, normalized.grid.spacing, percentiles).as_row(),
+        "z_coverage_mm": normalized.grid.shape[2] * normalized.grid.spacing[2],
+        "status": STATUS_OK,
+        "shard": shard,
+        "array": stored.path,
+        "shape": list(normalized.grid.shape),
+        "spacing": list(normalized.grid.spacing),
+        "origin": list(normalized.grid.origin),
+        "hu_p01": p01,
+        "hu_p50": p50,
+        "hu_p99": p99,
+        "stored_bytes": stored.stored_bytes,
+        "checksum": stored.checksum,
+    }
+
+
+def file_size(item: InputItem) -> int:
+    try:
+        return sum(path.stat().st_size for path in item.files)
+    except OSError:
+        return 0
