@@ -37,6 +37,9 @@ def main() -> None:
 @click.option("--spacing", default="1.5", show_default=True, help="Target spacing in mm: one value or x,y,z.")
 @click.option("--clip", default="-1024,3071", show_default=True, help="HU clip range low,high.")
 @click.option("--modalities", default="CT", show_default=True, help="DICOM modalities to store, comma-separated.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Local worker processes.")
+@click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler to run on (workers write to OUT).")
+@click.option("--volumes-per-shard", default=32, show_default=True, type=click.IntRange(min=1), help="Shard size.")
 @click.option("--dry-run", is_flag=True, help="Print what would be built, build nothing.")
 def build(
     inputs: tuple[Path, ...],
@@ -45,9 +48,15 @@ def build(
     spacing: str,
     clip: str,
     modalities: str,
+    workers: int,
+    scheduler: str | None,
+    volumes_per_shard: int,
     dry_run: bool,
 ) -> None:
-    """Ingest NIfTI, MetaImage and DICOM files and folders INPUTS into the corpus at --out."""
+    """Ingest NIfTI, MetaImage and DICOM files and folders INPUTS into the corpus at --out.
+
+    --source NAME=ROOT uses the recipe called NAME when there is one (manifests/recipes).
+    """
     from corpus.build import build_corpus, plan_build
     from corpus.sources import discover, parse_source
     from corpus.spec import BuildSpec, parse_clip, parse_spacing
@@ -64,9 +73,27 @@ def build(
         if dry_run:
             _print_plan(plan_build(items, out))
             return
-        report = build_corpus(items, out, spec, progress=sys.stderr.isatty())
+        report = build_corpus(
+            items, out, spec, volumes_per_shard, sys.stderr.isatty(), workers=workers, scheduler=scheduler
+        )
     _print_report(report, out)
     sys.exit(report.exit_code)
+
+
+@main.command()
+@click.argument("out")
+def verify(out: str) -> None:
+    """Check every stored array of OUT: present, decodable, checksum and shape as listed."""
+    import corpus
+    from corpus.verify import verify_corpus
+
+    with _fatal_errors():
+        report = verify_corpus(corpus.open(out), progress=sys.stderr.isatty())
+    for problem in report.problems:
+        click.echo(f"  {problem}")
+    verdict = "all good" if report.ok else f"{len(report.problems)} problem(s)"
+    click.echo(f"verified {report.checked} arrays: {verdict}")
+    sys.exit(0 if report.ok else EXIT_FATAL)
 
 
 @main.command()
@@ -140,6 +167,8 @@ def _print_report(report: BuildReport, out: str) -> None:
     counts = report.counts()
     stored_mb = sum(row.get("stored_bytes") or 0 for row in report.rows) / 1e6
     reasons = ", ".join(f"{reason} {n}" for reason, n in report.failure_reasons().most_common())
+    if report.recovered:
+        click.echo(f"recovered {report.recovered} inputs an interrupted build had stored")
     click.echo(
         f"{counts['ok']} stored ({stored_mb:.1f} MB), {counts['skipped']} skipped, "
         f"{counts['failed']} failed{f' ({reasons})' if reasons else ''}, "
