@@ -31,6 +31,7 @@ from corpus.faults import crash_point
 from corpus.ingest import file_size, ingest_input
 from corpus.privacy import resolve_salt
 from corpus.sources import InputItem
+from corpus.sources.estimate import target_voxels
 from corpus.spec import BuildSpec
 from corpus.store.journal import Journal, recover
 from corpus.store.layout import LOGS, MANIFEST, SHARDS, shard_folder, shard_index, shard_name
@@ -52,13 +53,17 @@ class BuildPlan:
     done: list[InputItem]
     stored_ids: dict[str, str] = field(default_factory=dict)  # volume id -> input path of its stored row
 
-    def per_source(self) -> dict[str, dict[str, int]]:
+    def per_source(self, spacing: tuple[float, float, float]) -> dict[str, dict[str, int]]:
+        """Per source: inputs to build, already built, their input bytes and voxels at ``spacing``."""
         table: dict[str, dict[str, int]] = {}
         for label, items in (("to_build", self.todo), ("already_built", self.done)):
             for item in items:
-                counts = table.setdefault(item.source, {"to_build": 0, "already_built": 0, "input_bytes": 0})
+                empty = {"to_build": 0, "already_built": 0, "input_bytes": 0, "target_voxels": 0}
+                counts = table.setdefault(item.source, empty)
                 counts[label] += 1
-                counts["input_bytes"] += file_size(item) if label == "to_build" else 0
+                if label == "to_build":
+                    counts["input_bytes"] += file_size(item)
+                    counts["target_voxels"] += target_voxels(item, spacing)
         return table
 
 

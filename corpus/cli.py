@@ -18,6 +18,7 @@ from corpus.errors import CorpusError, SpecError
 
 if TYPE_CHECKING:
     from corpus.build import BuildPlan, BuildReport
+    from corpus.spec import BuildSpec
 
 EXIT_FATAL = 1
 
@@ -71,7 +72,7 @@ def build(
         raise click.UsageError("No inputs found: give files or folders of NIfTI, MetaImage or DICOM")
     with _fatal_errors():
         if dry_run:
-            _print_plan(plan_build(items, out))
+            _print_plan(plan_build(items, out), spec)
             return
         report = build_corpus(
             items, out, spec, volumes_per_shard, sys.stderr.isatty(), workers=workers, scheduler=scheduler
@@ -155,12 +156,27 @@ def _fatal_errors() -> Iterator[None]:
         sys.exit(EXIT_FATAL)
 
 
-def _print_plan(plan: BuildPlan) -> None:
-    click.echo(f"{'source':<24}{'to build':>10}{'built':>10}{'input MB':>12}")
-    for source, counts in sorted(plan.per_source().items()):
-        megabytes = counts["input_bytes"] / 1e6
-        click.echo(f"{source:<24}{counts['to_build']:>10}{counts['already_built']:>10}{megabytes:>12.1f}")
-    click.echo(f"{len(plan.todo)} inputs to build, {len(plan.done)} already in the corpus (dry run: nothing written)")
+def _print_plan(plan: BuildPlan, spec: BuildSpec) -> None:
+    from corpus.sources.estimate import STORED_FRACTION_OF_INT16
+
+    click.echo(f"{'source':<24}{'to build':>10}{'built':>8}{'input GB':>10}{'int16 GB':>10}{'~stored GB':>12}")
+    total = {"to_build": 0, "already_built": 0, "input_bytes": 0, "target_voxels": 0}
+    for source, counts in sorted(plan.per_source(spec.spacing).items()):
+        total = {key: total[key] + counts[key] for key in total}
+        click.echo(_plan_line(source, counts, STORED_FRACTION_OF_INT16))
+    click.echo(_plan_line("TOTAL", total, STORED_FRACTION_OF_INT16))
+    click.echo(
+        f"{len(plan.todo)} inputs to build, {len(plan.done)} already in the corpus (dry run: nothing written); "
+        f"~stored assumes {STORED_FRACTION_OF_INT16:.2f} of int16, as measured on real CT"
+    )
+
+
+def _plan_line(name: str, counts: dict[str, int], fraction: float) -> str:
+    int16 = counts["target_voxels"] * 2 / 1e9
+    return (
+        f"{name[:23]:<24}{counts['to_build']:>10}{counts['already_built']:>8}{counts['input_bytes'] / 1e9:>10.2f}"
+        f"{int16:>10.2f}{int16 * fraction:>12.2f}"
+    )
 
 
 def _print_report(report: BuildReport, out: str) -> None:

@@ -239,3 +239,16 @@ def test_a_volume_id_stored_by_an_earlier_build_is_not_taken_twice(inputs, tmp_p
     assert opened.volume_ids == ["scans-good"]
     row = next(r for r in opened.manifest.to_pylist() if r["status"] == "ok")
     assert row["input_path"] == "good.nii.gz"
+
+
+def test_dry_run_estimates_the_voxels_the_build_stores(inputs, tmp_path):
+    from corpus.build import plan_build
+    from corpus.sources import discover
+    from corpus.spec import BuildSpec
+
+    items = discover([inputs], [])
+    estimate = plan_build(items, str(tmp_path / "c")).per_source(BuildSpec().spacing)["scans"]["target_voxels"]
+    run("build", str(inputs), "--out", str(tmp_path / "c"))
+    shapes = [row["shape"] for row in corpus.open(str(tmp_path / "c")).manifest.to_pylist() if row["shape"]]
+    stored = sum(int(np.prod(shape)) for shape in shapes)
+    assert abs(estimate - stored) / stored < 0.1

@@ -174,3 +174,11 @@ def write_metaimage(path: str | Path, array: np.ndarray, affine: np.ndarray, com
     else:
         path.write_bytes(header)
         (path.parent / data_name).write_bytes(payload)
+
+
+def read_metaimage_geometry(path: str | Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Shape and spacing from the header alone (no voxel data read)."""
+    header, _ = _read_header(Path(path))
+    shape = tuple(_ints(header, "dimsize"))
+    spacing = tuple(_floats(header, "elementspacing", header.get("elementsize", "1 " * len(shape))))
+    return shape, spacing
