@@ -5,7 +5,8 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
 
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
+    CORPUS_RECIPES=/opt/ct-corpus/manifests/recipes
 
 WORKDIR /opt/ct-corpus
 COPY pyproject.toml constraints.txt README.md ./
