@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -98,6 +98,7 @@ class ShardTask:
     spec: BuildSpec
     salt: str
     log_path: str | None = None
+    codec_threads: int | None = None  # one per worker process when several share the cores
 
 
 def plan_build(items: list[InputItem], out: str) -> BuildPlan:
@@ -134,21 +135,24 @@ def build_corpus(
         todo = _mark_duplicates(plan)
         size = _shard_size(len(todo), volumes_per_shard, workers if scheduler is None else 4 * workers)
         first = _next_shard_index(location)
+        threads = None if scheduler is None and workers <= 1 else 1
         tasks = [
-            ShardTask(first + n, tuple(todo[start : start + size]), out, spec, salt, log_path)
+            ShardTask(first + n, tuple(todo[start : start + size]), out, spec, salt, log_path, threads)
             for n, start in enumerate(range(0, len(todo), size))
         ]
-        bar = tqdm(total=len(todo), desc="build", unit="vol", disable=not progress or None)
-        for rows in _run(tasks, workers, scheduler):
-            report.rows.extend(rows)
-            bar.update(len(rows))
-        bar.close()
+        with tqdm(total=len(todo), desc="build", unit="vol", disable=not progress or None) as bar:
+            for rows in _run(tasks, workers, scheduler, bar):
+                report.rows.extend(rows)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def run_shard(task: ShardTask) -> list[dict[str, Any]]:
+def run_shard(task: ShardTask, on_input: Callable[[], object] | None = None) -> list[dict[str, Any]]:
     """Ingest one shard's inputs, journaling each, and commit the shard (runs on a worker)."""
+    if task.codec_threads is not None:
+        from numcodecs import blosc
+
+        blosc.set_nthreads(task.codec_threads)
     with _worker_log(task.log_path):
         location = Location(task.out)
         journal = Journal(location, task.index)
@@ -167,12 +171,15 @@ def run_shard(task: ShardTask) -> list[dict[str, Any]]:
             crash_point("after_ingest")
             journal.record(done.row, done.thumbnails)
             crash_point("after_journal")
+            if on_input is not None:
+                on_input()
         return journal.commit()
 
 
-def _run(tasks: list[ShardTask], workers: int, scheduler: str | None) -> Iterator[list[dict[str, Any]]]:
+def _run(tasks: list[ShardTask], workers: int, scheduler: str | None, bar: tqdm) -> Iterator[list[dict[str, Any]]]:
+    """Run the shard tasks; the bar advances per input here, per shard on workers."""
     if scheduler is None and workers <= 1:
-        yield from (run_shard(task) for task in tasks)
+        yield from (run_shard(task, lambda: bar.update(1)) for task in tasks)
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -181,7 +188,9 @@ def _run(tasks: list[ShardTask], workers: int, scheduler: str | None) -> Iterato
         # retries: a task on a worker that dies runs again; its journal lets it skip finished inputs
         futures = [client.submit(run_shard, task, retries=2, pure=False) for task in tasks]
         for future in as_completed(futures):
-            yield future.result()
+            rows = future.result()
+            bar.update(len(rows))
+            yield rows
     if cluster is not None:
         cluster.close()
 
