@@ -23,6 +23,7 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     DUPLICATE_INPUT = "duplicate_input"
     WRITE_FAILED = "write_failed"
+    CHANGED_DURING_BUILD = "changed_during_build"
     INTERNAL_ERROR = "internal_error"
     # DICOM series
     NO_PIXEL_DATA = "no_pixel_data"

@@ -71,9 +71,18 @@ def ingest_input(
 def _read(item: InputItem, spec: BuildSpec) -> Volume:
     if item.skip is not None:
         raise InputError(item.skip[1], item.skip[0])
-    if item.slices:
-        return read_dicom_series(item.slices, spec.max_gap_mm)
-    return read_volume(item.path)
+    _check_unchanged(item, "before it was read")
+    volume = read_dicom_series(item.slices, spec.max_gap_mm) if item.slices else read_volume(item.path)
+    _check_unchanged(item, "while it was read")
+    return volume
+
+
+def _check_unchanged(item: InputItem, when: str) -> None:
+    """A file that changes under the build is not stored half old, half new."""
+    if item.stamp is not None and item.current_stamp() != item.stamp:
+        raise InputError(
+            f"The input changed or vanished {when}; build again to take its new state", Reason.CHANGED_DURING_BUILD
+        )
 
 
 def input_keys(item: InputItem, salt: str) -> dict[str, str | None]:

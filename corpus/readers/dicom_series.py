@@ -31,7 +31,7 @@ class DicomStack:
 
 
 def group_stacks(headers: Iterable[SliceHeader], modalities: tuple[str, ...], min_slices: int) -> list[DicomStack]:
-    """Every stack among ``headers``, labelled ``series<N>`` (``-2``, ``-3`` when split), with its verdict.
+    """Every stack among ``headers``, labelled ``series<N>`` (its SeriesNumber), with its verdict.
 
     A series that is not a CT acquisition at all stays whole: one skipped row.
     """
@@ -43,8 +43,7 @@ def group_stacks(headers: Iterable[SliceHeader], modalities: tuple[str, ...], mi
             continue
         found.extend((stack, _stack_verdict(stack, min_slices)) for stack in _by_key(series, _stack_key).values())
     found.sort(key=lambda pair: (pair[0][0].series_number or 0, str(pair[0][0].path), pair[0][0].frame or 0))
-    labels = _labels([stack for stack, _ in found])
-    return [DicomStack(tuple(stack), label, verdict) for (stack, verdict), label in zip(found, labels, strict=True)]
+    return [DicomStack(tuple(stack), _label(stack), verdict) for stack, verdict in found]
 
 
 def _unique(headers: Iterable[SliceHeader]) -> list[SliceHeader]:
@@ -81,15 +80,9 @@ def _by_key(
     return groups
 
 
-def _labels(stacks: list[list[SliceHeader]]) -> list[str]:
-    counts: dict[str, int] = defaultdict(int)
-    labels = []
-    for stack in stacks:
-        number = stack[0].series_number
-        base = f"series{number}" if number is not None else "series"
-        counts[base] += 1
-        labels.append(base if counts[base] == 1 else f"{base}-{counts[base]}")
-    return labels
+def _label(stack: list[SliceHeader]) -> str:
+    number = stack[0].series_number
+    return f"series{number}" if number is not None else "series"
 
 
 def _series_verdict(first: SliceHeader, modalities: tuple[str, ...]) -> tuple[Reason, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +13,10 @@ from corpus.errors import InputError, Reason
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 # Decoded inputs above this size are refused before allocation (a 2048^3 int16
-# volume is 16 GiB); real CT stays far below it.
+# volume is 16 GiB); real CT stays far below it. CORPUS_MAX_VOLUME_BYTES
+# lowers it for workers with little memory.
 MAX_DECODED_BYTES = 16 * 2**30
+MAX_BYTES_ENV = "CORPUS_MAX_VOLUME_BYTES"
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,11 @@ def check_geometry(shape: tuple[int, ...], affine: np.ndarray) -> None:
 def check_decoded_size(shape: tuple[int, ...], itemsize: int) -> None:
     """Refuse absurd header sizes before any memory is allocated for them."""
     nbytes = int(np.prod(shape, dtype=np.float64)) * itemsize
-    if nbytes > MAX_DECODED_BYTES:
-        limit_gib = MAX_DECODED_BYTES / 2**30
+    limit = int(os.environ.get(MAX_BYTES_ENV, MAX_DECODED_BYTES))
+    if nbytes > limit:
         raise InputError(
-            f"Header claims {shape} voxels ({nbytes / 2**30:.1f} GiB decoded), above the {limit_gib:.0f} GiB limit",
+            f"Header claims {tuple(shape)} voxels ({nbytes / 2**30:.2f} GiB decoded), above the "
+            f"{limit / 2**30:.2f} GiB limit ({MAX_BYTES_ENV})",
             Reason.TOO_LARGE,
         )
 

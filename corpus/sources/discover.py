@@ -39,6 +39,15 @@ class InputItem:
     slices: tuple[SliceHeader, ...] = ()  # DICOM only
     skip: tuple[Reason, str] | None = None  # decided from headers: never read
     id_path: str | None = None  # what names the volume when a recipe says so (else relpath)
+    stamp: tuple[int, int] | None = None  # (bytes, newest mtime in ns) of its files when discovered
+
+    def current_stamp(self) -> tuple[int, int] | None:
+        """(bytes, newest mtime) of the input's files now; None when one is gone or unreadable."""
+        try:
+            stats = [path.stat() for path in self.files]
+        except OSError:
+            return None
+        return sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -87,7 +96,7 @@ def discover(
         if not root.exists() and not root.is_symlink():
             raise SpecError(f"Input {str(root)!r} does not exist; give files or folders of NIfTI, MetaImage or DICOM")
         found = _walk(name, root, spec, progress, recipes.get(name))
-        items.update(((item.source, item.relpath), item) for item in found)
+        items.update(((item.source, item.relpath), replace(item, stamp=item.current_stamp())) for item in found)
     return list(items.values())
 
 
@@ -107,7 +116,7 @@ def _walk(source: str, root: Path, spec: BuildSpec, progress: bool, recipe: Reci
     if not root.is_dir():
         if input_format(root) is None and looks_like_dicom(root):
             return _dicom_items(source, root.parent, [root], spec, progress)
-        return [InputItem(root, source, root.name)]
+        return [InputItem(root, source, printable(root.name))]
     if recipe is not None:
         return _apply_recipe(recipe, _walk_folder(source, root, spec, progress, recipe))
     return _walk_folder(source, root, spec, progress, None)
@@ -135,7 +144,7 @@ def _walk_folder(source: str, root: Path, spec: BuildSpec, progress: bool, recip
             (images if input_format(name) is not None else others).append(path)
     if recipe is not None and recipe.format == "dicom":
         images = []
-    items = [InputItem(path, source, path.relative_to(root).as_posix()) for path in images]
+    items = [InputItem(path, source, printable(path.relative_to(root).as_posix())) for path in images]
     candidates = [path for path in others if looks_like_dicom(path)]
     return items + _dicom_items(source, root, candidates, spec, progress)
 
@@ -145,26 +154,42 @@ def _dicom_items(source: str, root: Path, files: list[Path], spec: BuildSpec, pr
     for path in tqdm(files, desc=f"scan {source}", unit="file", disable=not progress or None):
         headers.extend(read_headers(path))
     stacks = group_stacks(headers, spec.modalities, spec.min_slices)
-    folders = [_common_folder(stack, root) for stack in stacks]
-    per_folder: dict[str, int] = defaultdict(int)
-    for folder in folders:
-        per_folder[folder] += 1
+    names = _stack_names(stacks, [_common_folder(stack, root) for stack in stacks])
     return [
-        InputItem(
-            path=stack.slices[0].path.parent,
-            source=source,
-            relpath=folder if per_folder[folder] == 1 else f"{folder}#{stack.label}",
-            slices=stack.slices,
-            skip=stack.skip,
-        )
-        for stack, folder in zip(stacks, folders, strict=True)
+        InputItem(path=stack.slices[0].path.parent, source=source, relpath=name, slices=stack.slices, skip=stack.skip)
+        for stack, name in zip(stacks, names, strict=True)
     ]
+
+
+def _stack_names(stacks: list[DicomStack], folders: list[str]) -> list[str]:
+    """``folder`` for a folder's only stack, else ``folder#series<N>`` (``-2``, ``-3``...) in a stable order.
+
+    Names depend only on the folder's own content, so adding series elsewhere never renames a volume.
+    """
+    per_folder: dict[str, list[int]] = defaultdict(list)
+    for index, folder in enumerate(folders):
+        per_folder[folder].append(index)
+    names = list(folders)
+    for folder, members in per_folder.items():
+        if len(members) == 1:
+            continue
+        seen: dict[str, int] = defaultdict(int)
+        for index in sorted(members, key=lambda i: (stacks[i].label, str(stacks[i].slices[0].path))):
+            seen[stacks[index].label] += 1
+            count = seen[stacks[index].label]
+            names[index] = f"{folder}#{stacks[index].label}" + (f"-{count}" if count > 1 else "")
+    return names
+
+
+def printable(name: str) -> str:
+    """A file name as valid UTF-8: bytes that are not (surrogate-escaped by Python) become \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _common_folder(stack: DicomStack, root: Path) -> str:
     folders = {h.path.parent.relative_to(root).as_posix() for h in stack.slices}
     common = os.path.commonpath(sorted(folders)) if len(folders) > 1 else folders.pop()
-    return PurePosixPath(common).as_posix() or "."
+    return printable(PurePosixPath(common).as_posix()) or "."
 
 
 def _source_name(folder: Path) -> str:
