@@ -284,6 +284,13 @@ def test_no_patient_data_reaches_any_byte_of_the_corpus(tmp_path):
     out = tmp_path / "corpus"
     report = build_corpus(discover([tmp_path / "in"], []), str(out), BuildSpec(), progress=False)
     assert report.exit_code == 0
+    from click.testing import CliRunner
+
+    from corpus.cli import main
+
+    CliRunner().invoke(main, ["stats", str(out), "--html", str(out / "audit.html")])
+    CliRunner().invoke(main, ["verify", str(out)])
+    assert (out / "audit.html").exists() and list((out / "logs").glob("*.log"))
     needles = [value.encode() for value in PHI.values()]
     needles += [
         word.encode() for word in ("ZEBULON", "Zebulon", "Qwerty", "Xyzzy", "QUINCY", "Plugh", "99817", "31337")
@@ -329,3 +336,19 @@ def test_rle_compressed_series_equals_the_uncompressed_one(tmp_path):
         volumes.append(read_dicom_series(headers, max_gap_mm=3.0).array)
     assert pydicom.dcmread(tmp_path / "rle" / "s" / plain[0].name).file_meta.TransferSyntaxUID == RLELossless
     np.testing.assert_array_equal(volumes[0], volumes[1])
+
+
+def test_volume_ids_and_array_paths_cannot_leave_the_corpus():
+    from corpus.sources import InputItem
+
+    for hostile in [
+        "../../etc/passwd.nii.gz",
+        "..",
+        "/abs/path.nii.gz",
+        "a/../../b.mha",
+        ".hidden.nii.gz",
+        "x\\..\\y.nii",
+    ]:
+        volume_id = InputItem(Path("x"), "src", hostile).volume_id
+        assert "/" not in volume_id and "\\" not in volume_id and ".." not in volume_id, volume_id
+        assert not volume_id.startswith("."), volume_id

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,59 @@ def test_a_remote_fsspec_corpus(inputs):
     region = opened.read(opened.volume_ids[0], ((0, 8), (0, 8), (0, 4)))
     assert region.shape == (8, 8, 4) and region.dtype == np.int16
     assert verify_corpus(opened).ok
+
+
+def test_sigkill_at_random_moments_then_resume(inputs, reference, tmp_path):
+    """Kill a real build at random instants (bounded: 6 kills, 2 s each at most), resume each time."""
+    rng = np.random.default_rng(11)
+    out = tmp_path / "corpus"
+    command = [*BUILD, str(inputs), "--out", str(out), "--volumes-per-shard", "2"]
+    env = {k: v for k, v in os.environ.items() if k != "CORPUS_CRASH_AT"}
+    killed = 0
+    for _ in range(6):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=float(rng.uniform(0.3, 2.0)))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            killed += 1
+    assert run_build(inputs, out) in (0, 3)  # finishes what is left (0 if nothing was left to fail)
+    assert content(out) == reference
+    assert verify(out)[0] == 0
+    assert killed >= 1
+
+
+def test_a_killed_worker_process_has_its_shard_retried(inputs, reference, tmp_path, monkeypatch):
+    """One dask worker dies mid-shard (SIGKILL, once); the task reruns elsewhere from its journal."""
+    monkeypatch.setenv("CORPUS_CRASH_AT", "after_journal:1")
+    monkeypatch.setenv("CORPUS_CRASH_MARKER", str(tmp_path / "crashed-once"))
+    out = tmp_path / "corpus"
+    report = build_corpus(discover([inputs], []), str(out), BuildSpec(), volumes_per_shard=2, progress=False, workers=2)
+    assert (tmp_path / "crashed-once").exists()  # a worker really died
+    assert report.exit_code == 3
+    assert content(out) == reference
+    assert verify(out)[0] == 0
+
+
+def test_two_real_builds_at_once_the_second_is_refused(inputs, tmp_path):
+    """The first build is paused (SIGSTOP) while it holds the lock; the second must be refused."""
+    out = tmp_path / "corpus"
+    first = subprocess.Popen(
+        [*BUILD, str(inputs), "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(3000):  # bounded: 30 s
+            if (out / "_work" / "lock").exists() or first.poll() is not None:
+                break
+            time.sleep(0.01)
+        first.send_signal(signal.SIGSTOP)
+        assert first.poll() is None, "the first build ended before it could be paused"
+        second = subprocess.run([*BUILD, str(inputs), "--out", str(out)], capture_output=True, text=True, timeout=60)
+    finally:
+        first.send_signal(signal.SIGCONT)
+        first.wait(timeout=120)
+    assert second.returncode == 1
+    assert "Another build holds" in second.stdout + second.stderr
+    assert first.returncode == 3
+    assert len(corpus.open(str(out)).volume_ids) == 7

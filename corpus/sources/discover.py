@@ -25,6 +25,7 @@ from corpus.spec import BuildSpec
 
 DEFAULT_SPLIT = "train"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_DOTS = re.compile(r"\.{2,}")
 _MAX_SLUG = 80
 
 
@@ -59,7 +60,7 @@ class InputItem:
         """``<source>-<path slug>``: readable, stable across rebuilds, safe as a zarr name."""
         stem = _strip_image_suffix(self.id_path or self.relpath).replace("#", "_")
         plain = stem.replace("/", "_")
-        slug = _UNSAFE.sub("_", plain).strip("._") or "series"
+        slug = _DOTS.sub("_", _UNSAFE.sub("_", plain)).strip("._") or "series"  # never "..": a node name only
         if slug != plain or len(slug) > _MAX_SLUG:
             digest = hashlib.sha256(f"{self.source}/{self.id_path or self.relpath}".encode()).hexdigest()[:8]
             slug = f"{slug[:_MAX_SLUG]}-{digest}"
