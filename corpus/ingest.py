@@ -59,13 +59,20 @@ def ingest_input(
         done.thumbnails = thumbnails(normalized.array, normalized.grid.spacing)
     except CorpusError as error:
         status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
-        row.update(status=status, reason=error.reason.value, message=one_line(error))
+        row.update(status=status, reason=error.reason.value, message=_scrub(one_line(error), item))
         log.warning("%s: %s: %s", item.relpath, error.reason.value, one_line(error))
     except Exception as error:  # noqa: BLE001 - any bug in one input must not stop the build
-        row.update(status=STATUS_FAILED, reason=Reason.INTERNAL_ERROR.value, message=one_line(error))
+        row.update(status=STATUS_FAILED, reason=Reason.INTERNAL_ERROR.value, message=_scrub(one_line(error), item))
         log.error("%s: unexpected error\n%s", item.relpath, traceback.format_exc())
     row["seconds"] = time.perf_counter() - started
     return done
+
+
+def _scrub(message: str, item: InputItem) -> str:
+    """Messages name files, not where they live: no absolute path reaches the manifest."""
+    for path in (*item.files, item.path):
+        message = message.replace(str(path.parent) + "/", "").replace(str(path.parent), ".")
+    return message
 
 
 def _read(item: InputItem, spec: BuildSpec) -> Volume:

@@ -233,3 +233,9 @@ def test_out_of_range_floats_are_clipped_not_wrapped(hostile):
     opened = corpus.open(str(out))
     stored = opened.read("hostile-huge_floats")
     assert stored.min() == -1024 and stored.max() == 3071
+
+
+def test_messages_name_files_but_never_their_absolute_location(hostile):
+    out, _ = hostile
+    for row in rows(out).values():
+        assert str(out.parent) not in str(row["message"]), row["message"]

@@ -70,10 +70,14 @@ def check_decoded_size(shape: tuple[int, ...], itemsize: int) -> None:
     limit = int(os.environ.get(MAX_BYTES_ENV, MAX_DECODED_BYTES))
     if nbytes > limit:
         raise InputError(
-            f"Header claims {tuple(shape)} voxels ({nbytes / 2**30:.2f} GiB decoded), above the "
-            f"{limit / 2**30:.2f} GiB limit ({MAX_BYTES_ENV})",
+            f"Header claims {tuple(shape)} voxels ({_size(nbytes)} decoded), above the {_size(limit)} limit "
+            f"({MAX_BYTES_ENV})",
             Reason.TOO_LARGE,
         )
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def squeeze_to_3d(shape: tuple[int, ...]) -> tuple[int, int, int]:
