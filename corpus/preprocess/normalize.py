@@ -37,4 +37,7 @@ def normalize(volume: Volume, spec: BuildSpec) -> Normalized:
 def _floor_at_air(array: np.ndarray, air: int) -> np.ndarray:
     if array.min() >= air:
         return array
-    return np.maximum(array, np.asarray(air).astype(array.dtype))
+    floor = np.asarray(air).astype(array.dtype)
+    if array.flags.writeable and array.flags.owndata:  # the reader's own copy: no second one
+        return np.maximum(array, floor, out=array)
+    return np.maximum(array, floor)

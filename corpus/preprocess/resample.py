@@ -75,6 +75,9 @@ def _resample_separable(
     to_slice: _SliceIndex,
 ) -> np.ndarray:
     data = array.transpose(permutation)
+    # NIfTI arrays come Fortran-ordered: gather on the C-ordered transpose (np.take would copy).
+    reverse = not data.flags.c_contiguous and data.T.flags.c_contiguous
+    work = data.T if reverse else data
     inside = []
     # Shrink the axis that shrinks most first: later passes touch fewer voxels.
     order = sorted(range(3), key=lambda j: shape[j] / data.shape[j])
@@ -83,8 +86,9 @@ def _resample_separable(
         coords = index_map[source, axis] * np.arange(shape[axis]) + index_map[source, 3]
         if source == 2:
             coords = to_slice(coords)
-        data = _interpolate_axis(data, coords, axis)
+        work = _interpolate_axis(work, coords, 2 - axis if reverse else axis)
         inside.append((axis, _inside(coords, array.shape[source])))
+    data = work.T if reverse else work
     for axis, mask in inside:
         outside: list[slice | np.ndarray] = [slice(None)] * 3
         outside[axis] = ~mask
