@@ -1,0 +1,182 @@
+"""Run every benchmark, keep the results as JSON, and regenerate the tables in BENCHMARKS.md.
+
+    .venv/bin/python benchmarks/run_all.py            # small: minutes on 2 cores
+    .venv/bin/python benchmarks/run_all.py --full     # the sizes BENCHMARKS.md reports
+    .venv/bin/python benchmarks/run_all.py --only ingest loader
+
+Each benchmark checks its two sides computed the same thing before it reports
+a ratio (it fails otherwise). Results go to benchmarks/results/<name>.json with
+the machine, date and versions; each table in BENCHMARKS.md sits between
+``<!-- table:NAME -->`` markers and is replaced by the new numbers, the prose
+around it is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TIMES = "\u00d7"  # the multiplication sign of the tables
+RESULTS = HERE / "results"
+BENCHMARKS_MD = HERE.parent / "BENCHMARKS.md"
+RUNS: dict[str, tuple[list[str], list[str]]] = {  # name: (small arguments, full arguments)
+    "dicom_ingest": (["--repeat", "1"], ["--repeat", "3"]),
+    "ingest": (["--large", "0", "--repeat", "1"], ["--large", "2"]),
+    "loader": (["--volumes", "2", "--samples", "10"], ["--volumes", "3", "--samples", "40"]),
+    "audit": (["--rows", "20000"], ["--rows", "160000"]),
+    "build_scaling": (["--volumes", "6"], ["--volumes", "24"]),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the sizes BENCHMARKS.md reports")
+    parser.add_argument("--only", nargs="*", choices=sorted(RUNS), default=sorted(RUNS))
+    parser.add_argument("--no-tables", action="store_true", help="keep JSON only, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    for name in args.only:
+        small, full = RUNS[name]
+        print(f"== {name}", flush=True)
+        results = run(name, full if args.full else small)
+        (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta(args.full), "results": results}, indent=2))
+        if args.full and not args.no_tables:  # the prose describes the full sizes: small runs keep JSON only
+            replace_table(name, TABLES[name](results))
+    print(f"results: {RESULTS}" + (f"; tables updated in {BENCHMARKS_MD.name}" if args.full else ""))
+
+
+def run(name: str, arguments: list[str]) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, str(HERE / f"{name}.py"), *arguments], check=True, capture_output=True, text=True
+    )
+    return parse_json(done.stdout)
+
+
+def parse_json(text: str) -> list[dict[str, Any]]:
+    """The JSON a benchmark printed: one object, or one object per line."""
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def meta(full: bool) -> dict[str, Any]:
+    packages = ["numpy", "scipy", "zarr", "nibabel", "pydicom", "monai", "torch"]
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "size": "full" if full else "small",
+        "versions": {name: version(name) for name in packages},
+    }
+
+
+def replace_table(name: str, table: str) -> None:
+    text = BENCHMARKS_MD.read_text()
+    pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(<!-- /table:{name} -->)", re.S)
+    if not pattern.search(text):
+        print(f"   (no <!-- table:{name} --> block in {BENCHMARKS_MD.name}; results kept in JSON only)")
+        return
+    BENCHMARKS_MD.write_text(pattern.sub(lambda m: m.group(1) + table + m.group(2), text))
+
+
+def _rows(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def dicom_table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            r["series"],
+            r["ours_s"],
+            r["monai_s"],
+            f"{r['speedup']}{TIMES}",
+            r["mean_abs_diff_hu"],
+            f"{r['shape']} / {r['monai_shape']}",
+        ]
+        for r in results
+        if "series" in r
+    ]
+    return _rows(["series", "ours (s)", "MONAI (s)", "speed-up", "mean abs. diff. (HU)", "shapes (ours / MONAI)"], rows)
+
+
+def ingest_table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            r["input"],
+            TIMES.join(map(str, r["shape_in"])),
+            r["decode_s"],
+            r["ours_s"],
+            r["monai_s"],
+            f"{r['vs_monai']}{TIMES}",
+            f"{r['vs_decode_floor']}{TIMES}",
+        ]
+        for r in results
+        if "input" in r and "decode_s" in r
+    ]
+    memory = next((r for r in results if "peak_memory_mb" in r), None)
+    table = _rows(["input", "shape", "decode (s)", "ct-corpus (s)", "MONAI (s)", "vs MONAI", "vs decode floor"], rows)
+    return table + (
+        f"\nPeak memory of one worker ({memory['input']}): {memory['peak_memory_mb']} MB.\n" if memory else ""
+    )
+
+
+def loader_table(results: list[dict[str, Any]]) -> str:
+    r = results[0]
+    rate, size, ratio = r["samples_per_s"], r["bytes_per_volume"], r["speedup_vs"]
+    rows = [
+        ["ct-corpus `RegionDataset`", rate["corpus"], "—", f"{size['corpus'] / 1e6:.1f} MB"],
+        [
+            "(a) MONAI on the fly",
+            rate["monai"],
+            f"{ratio['monai']}{TIMES} faster",
+            f"{size['source_nii_gz'] / 1e6:.1f} MB (source)",
+        ],
+        [
+            "(b) MONAI PersistentDataset",
+            rate["persistent"],
+            f"{ratio['persistent']}{TIMES}",
+            f"{size['persistent'] / 1e6:.1f} MB",
+        ],
+        ["(c) memory-mapped .npy", rate["npy"], f"{ratio['npy']}{TIMES}", f"{size['npy'] / 1e6:.1f} MB"],
+    ]
+    return _rows(["loader", "samples/s", "ct-corpus vs it", "bytes per volume"], rows)
+
+
+def audit_table(results: list[dict[str, Any]]) -> str:
+    r = results[0]
+    return _rows(["rows", "audit (s)", "HTML (s)"], [[r["rows"], r["audit_s"], r["html_s"]]])
+
+
+def scaling_table(results: list[dict[str, Any]]) -> str:
+    r = results[0]
+    rows = [
+        ["1 (in process)", r["seconds"]["1_worker"], r["volumes_per_s"]["1_worker"]],
+        ["2 (local dask processes)", r["seconds"]["2_workers"], r["volumes_per_s"]["2_workers"]],
+    ]
+    return _rows(["workers", "seconds", "volumes/s"], rows) + f"\nScaling efficiency: {r['scaling_efficiency']}.\n"
+
+
+TABLES: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "dicom_ingest": dicom_table,
+    "ingest": ingest_table,
+    "loader": loader_table,
+    "audit": audit_table,
+    "build_scaling": scaling_table,
+}
+
+
+if __name__ == "__main__":
+    main()
