@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from common import aligned_difference, best_of
 
 from corpus.preprocess import normalize
 from corpus.readers.dicom import read_dicom_series
@@ -49,24 +49,6 @@ def monai(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     )
     image = chain(str(folder))
     return np.clip(image[0].numpy(), -1024, 3071), np.asarray(image.affine)[:3, 3]
-
-
-def aligned_difference(a: np.ndarray, origin_a: np.ndarray, b: np.ndarray, origin_b: np.ndarray) -> float:
-    """Mean |a - b| over the voxels both grids share (same 1.5 mm lattice, offset by whole voxels)."""
-    offset = np.rint((origin_b - origin_a) / 1.5).astype(int)
-    start, stop = np.maximum(offset, 0), np.minimum(a.shape, offset + np.asarray(b.shape))
-    part_a = a[tuple(slice(i, j) for i, j in zip(start, stop, strict=True))].astype(np.float64)
-    part_b = b[tuple(slice(i - o, j - o) for i, j, o in zip(start, stop, offset, strict=True))]
-    return float(np.mean(np.abs(part_a - part_b)))
-
-
-def best_of(repeat: int, run: object) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()  # type: ignore[operator]
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:

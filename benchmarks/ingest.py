@@ -18,12 +18,12 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import zarr
+from common import aligned_difference, best_of
 
 from corpus.ingest import ingest_input
 from corpus.phantom import affine_from, render
@@ -83,23 +83,6 @@ def monai(path: Path, out: Path) -> tuple[np.ndarray, np.ndarray]:
     return image[0].numpy(), np.asarray(image.affine)[:3, 3]
 
 
-def best(repeat: int, run: object) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()  # type: ignore[operator]
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
-def aligned_difference(a: np.ndarray, origin_a: np.ndarray, b: np.ndarray, origin_b: np.ndarray) -> float:
-    offset = np.rint((origin_b - origin_a) / 1.5).astype(int)
-    start, stop = np.maximum(offset, 0), np.minimum(a.shape, offset + np.asarray(b.shape))
-    part_a = a[tuple(slice(i, j) for i, j in zip(start, stop, strict=True))].astype(np.float64)
-    part_b = b[tuple(slice(i - o, j - o) for i, j, o in zip(start, stop, offset, strict=True))]
-    return float(np.mean(np.abs(part_a - part_b)))
-
-
 def peak_memory_mb(path: Path, out: Path) -> float:
     """Max resident memory of a fresh process that ingests ``path`` (one build worker)."""
     code = (
@@ -127,9 +110,9 @@ def main() -> None:
         (stored, origin), (reference, monai_origin) = ours(path, args.work / "ours"), monai(path, args.work / "monai")
         difference = aligned_difference(stored, origin, reference, monai_origin)
         assert difference < 5.0, f"{path.name}: outputs differ by {difference:.1f} HU: not the same computation"
-        t_floor = best(args.repeat, lambda path=path: decode_floor(path))
-        t_ours = best(args.repeat, lambda path=path: ours(path, args.work / "ours"))
-        t_monai = best(args.repeat, lambda path=path: monai(path, args.work / "monai"))
+        t_floor = best_of(args.repeat, lambda path=path: decode_floor(path))
+        t_ours = best_of(args.repeat, lambda path=path: ours(path, args.work / "ours"))
+        t_monai = best_of(args.repeat, lambda path=path: monai(path, args.work / "monai"))
         results.append(
             {
                 "input": path.name,

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from common import aligned_difference
 
 import corpus
 from corpus.build import build_corpus
@@ -93,13 +94,9 @@ def check_same_volume(opened: corpus.Corpus, volume_id: str, source: Path) -> fl
     from monai.transforms import Compose
 
     reference = Compose(monai_transforms(cache_only=True)[:4])({"image": str(source)})["image"]
-    ours = opened.read(volume_id).astype(np.float64)
     theirs = np.clip(reference[0].numpy(), -1024, 3071)
-    offset = np.rint((np.asarray(reference.affine)[:3, 3] - opened.array(volume_id).attrs["origin"]) / 1.5).astype(int)
-    start, stop = np.maximum(offset, 0), np.minimum(ours.shape, offset + np.asarray(theirs.shape))
-    part = ours[tuple(slice(a, b) for a, b in zip(start, stop, strict=True))]
-    other = theirs[tuple(slice(a - o, b - o) for a, b, o in zip(start, stop, offset, strict=True))]
-    return float(np.mean(np.abs(part - other)))
+    origin = np.asarray(opened.array(volume_id).attrs["origin"])
+    return aligned_difference(opened.read(volume_id), origin, theirs, np.asarray(reference.affine)[:3, 3])
 
 
 def main() -> None:
