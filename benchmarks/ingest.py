@@ -84,16 +84,21 @@ def monai(path: Path, out: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def peak_memory_mb(path: Path, out: Path) -> float:
-    """Max resident memory of a fresh process that ingests ``path`` (one build worker)."""
+    """Peak resident memory of a fresh process while it ingests ``path`` (one build worker; Linux).
+
+    The child resets its high-water mark first (/proc/self/clear_refs), since a
+    forked child starts out counting the parent's pages.
+    """
     code = (
         "import sys, zarr; from pathlib import Path; from corpus.ingest import ingest_input; "
         "from corpus.sources import InputItem; from corpus.spec import BuildSpec; "
+        "open('/proc/self/clear_refs', 'w').write('5'); "
         "g = zarr.open_group(zarr.storage.LocalStore(sys.argv[2]), mode='a'); p = Path(sys.argv[1]); "
         "ingest_input(InputItem(p, 'b', p.name), BuildSpec(), 's', lambda: ('shard-00000', g)); "
-        "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print([line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1])"
     )
     done = subprocess.run([sys.executable, "-c", code, str(path), str(out)], check=True, capture_output=True, text=True)
-    return int(done.stdout.split()[-1]) / 1024  # the worker's own peak, kilobytes on Linux
+    return int(done.stdout.split()[-1]) / 1024  # kB -> MB
 
 
 def main() -> None:
