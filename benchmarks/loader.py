@@ -10,6 +10,8 @@ setting) from a random volume. Compared, single process, same inputs:
               (as the large-scale VoCo code does), RandSpatialCropd at fetch
   npy         uncompressed int16 .npy of the same 1.5 mm volumes, memory-mapped,
               random crop (the floor)
+Bytes per volume also for PCRLv2-style offline crops (36 fixed 64x64x32 float64
+crops per scan, the ~37 MB per LUNA scan of its released pre-processing).
 Before timing, the corpus volume is checked against MONAI's resampled volume.
 
     .venv/bin/python benchmarks/loader.py [--volumes 3] [--samples 30] [--work DIR]
@@ -38,9 +40,11 @@ from corpus.phantom import affine_from, render
 from corpus.sources import discover
 from corpus.spec import BuildSpec
 from ctssl.data import RegionDataset
-from ctssl.samplers import VoCoSampler
+from ctssl.samplers import SubCropSampler, VoCoSampler
 
 REGION = (192, 192, 64)
+# 36 crops of 64x64x32 float64 (1 MiB each) per scan: the ~37 MB per LUNA scan of PCRLv2's offline crops.
+PCRLV2_CROPS = 36
 SOURCE_SHAPE, SOURCE_SPACING = (512, 512, 240), (0.75, 0.75, 1.25)
 
 
@@ -99,6 +103,24 @@ def check_same_volume(opened: corpus.Corpus, volume_id: str, source: Path) -> fl
     return aligned_difference(opened.read(volume_id), origin, theirs, np.asarray(reference.affine)[:3, 3])
 
 
+def pcrlv2_offline_crops(opened: corpus.Corpus, folder: Path, per_volume: int = PCRLV2_CROPS) -> None:
+    """PCRLv2-style offline pre-processing: fixed crops, resized to 64x64x32, HU/1000, float64 .npy."""
+    import torch
+
+    from ctssl.augment import crop_resize
+
+    folder.mkdir(exist_ok=True)
+    sampler = SubCropSampler()
+    for volume_id in opened.volume_ids:
+        shape = opened.array(volume_id).shape
+        for number in range(per_volume):
+            params = sampler.make_params(np.random.default_rng(number), shape, None)
+            region = torch.from_numpy(opened.read(volume_id, params.region.bounds()).astype(np.float32))[None, None]
+            box = torch.tensor([params.crops[0].as_row()])
+            crop = crop_resize(region.clamp(-1000, 1000) / 1000.0, box, (64, 64, 32))[0, 0].numpy()
+            np.save(folder / f"{volume_id}_{number:03d}.npy", crop.astype(np.float64))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--volumes", type=int, default=3)
@@ -145,6 +167,9 @@ def main() -> None:
     for index in range(len(records)):
         persistent[index]  # fill the cache first, as a user would
 
+    crops = args.work / "pcrlv2_crops"
+    shutil.rmtree(crops, ignore_errors=True)
+    pcrlv2_offline_crops(opened, crops)
     rates = {
         "corpus": throughput(corpus_sample, args.samples),
         "monai": throughput(lambda i: on_the_fly[i % len(records)], max(3, args.samples // 10)),
@@ -156,6 +181,7 @@ def main() -> None:
         "source_nii_gz": sum(p.stat().st_size for p in sources),
         "persistent": folder_bytes(cache),
         "npy": folder_bytes(npy),
+        "pcrlv2_crops": folder_bytes(crops),
     }
     result = {
         "date": datetime.now(UTC).date().isoformat(),

@@ -151,6 +151,7 @@ def loader_table(results: list[dict[str, Any]]) -> str:
             f"{size['persistent'] / 1e6:.1f} MB",
         ],
         ["(c) memory-mapped .npy", rate["npy"], f"{ratio['npy']}{TIMES}", f"{size['npy'] / 1e6:.1f} MB"],
+        ["PCRLv2-style offline crops (36 float64 64x64x32)", "—", "—", f"{size['pcrlv2_crops'] / 1e6:.1f} MB"],
     ]
     return _rows(["loader", "samples/s", "ct-corpus vs it", "bytes per volume"], rows)
 
