@@ -184,15 +184,17 @@ def _run(tasks: list[ShardTask], workers: int, scheduler: str | None, bar: tqdm)
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
-    with Client(scheduler or cluster) as client:
-        # retries: a task on a worker that dies runs again; its journal lets it skip finished inputs
-        futures = [client.submit(run_shard, task, retries=2, pure=False) for task in tasks]
-        for future in as_completed(futures):
-            rows = future.result()
-            bar.update(len(rows))
-            yield rows
-    if cluster is not None:
-        cluster.close()
+    try:
+        with Client(scheduler or cluster) as client:
+            # retries: a task on a worker that dies runs again; its journal lets it skip finished inputs
+            futures = [client.submit(run_shard, task, retries=2, pure=False) for task in tasks]
+            for future in as_completed(futures):
+                rows = future.result()
+                bar.update(len(rows))
+                yield rows
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
 def _mark_duplicates(plan: BuildPlan) -> list[InputItem]:
