@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -144,6 +145,91 @@ def demo(out: Path) -> None:
     click.echo("\n" + format_text(summary))
     click.echo(f"report: {out / 'audit.html'}")
     sys.exit(report.exit_code)
+
+
+@main.command()
+@click.argument("method", type=click.Choice(["voco", "pcrlv2"]))
+@click.option("--corpus", "corpus_url", required=True, help="Corpus folder or URL built by `corpus build`.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run folder: logs, checkpoints, export. [runs/METHOD]")
+@click.option("--steps", default=100_000, show_default=True, type=click.IntRange(min=1), help="Optimizer steps.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Samples per step per process. [voco 4, pcrlv2 32]")
+@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), help="[voco adamw, pcrlv2 sgd]")
+@click.option("--lr", type=float, help="Peak learning rate. [voco 1e-3, pcrlv2 1e-2]")
+@click.option("--weight-decay", type=float, help="[voco 1e-2, pcrlv2 1e-5]")
+@click.option(
+    "--warmup-steps", type=click.IntRange(min=0), help="Linear warmup before cosine decay. [voco 100, pcrlv2 0]"
+)
+@click.option("--grad-clip", type=click.FloatRange(min=0), help="Max gradient norm, 0 = off. [voco 1, pcrlv2 0]")
+@click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--log-every", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=0), help="Loader processes.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "bf16", "fp32"]))
+@click.option("--mixture", type=click.Path(exists=True, dir_okay=False), help="Sources/splits/repeats TOML.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--synthetic-data", is_flag=True, help="Benchmark: repeat the first batch from memory.")
+@click.option("--tiny", is_flag=True, help="A CPU-sized model and crops (demo, smoke tests); not for real runs.")
+@click.option("--feature-size", type=click.IntRange(min=12), help="VoCo SwinUNETR feature size. [48]")
+@click.option("--swin-v2", is_flag=True, default=None, help="VoCo: SwinUNETR v2 blocks.")
+@click.option("--teacher-momentum", type=click.FloatRange(0, 1), help="VoCo: momentum-teacher variant (e.g. 0.9).")
+@click.option("--grid", help="VoCo bases per region, e.g. 4x4. [4x4]")
+@click.option("--widths", help="PCRLv2 nsUNet encoder widths. [32,64,128,256,512]")
+def pretrain(
+    method: str,
+    corpus_url: str,
+    out: Path | None,
+    tiny: bool,
+    feature_size: int | None,
+    swin_v2: bool | None,
+    teacher_momentum: float | None,
+    grid: str | None,
+    widths: str | None,
+    **options: Any,
+) -> None:
+    """Pre-train METHOD (voco or pcrlv2) on crops streamed from a corpus; run under torchrun for DDP.
+
+    Defaults are the papers' (see README). Writes OUT/train.jsonl, OUT/checkpoints/last.pt
+    and, at the end, OUT/export/encoder.pt for fine-tuning.
+    """
+    try:
+        from ctssl.methods import TINY, ModelOptions
+        from ctssl.train import TrainConfig, pretrain
+    except ImportError as error:
+        raise click.UsageError(
+            f"pre-training needs torch and monai: pip install 'ct-corpus[train]' ({error})"
+        ) from None
+    changes: dict[str, Any] = {"feature_size": feature_size, "use_v2": swin_v2, "teacher_momentum": teacher_momentum}
+    try:
+        changes["grid"] = _int_tuple(grid, "x", 2, "--grid") if grid else None
+        changes["widths"] = _int_tuple(widths, ",", 5, "--widths") if widths else None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    model = replace(TINY if tiny else ModelOptions(), **{k: v for k, v in changes.items() if v is not None})
+    synthetic = options.pop("synthetic_data")
+    config = TrainConfig(method, corpus_url, out or Path("runs") / method, model=model, synthetic=synthetic, **options)
+    try:
+        pretrain(config)
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FATAL)
+
+
+@main.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for encoder.pt and encoder.json.")
+def export_weights(checkpoint: Path, out: Path) -> None:
+    """Export the encoder of a pre-training CHECKPOINT for fine-tuning (SwinUNETR or BasicUNet keys)."""
+    from ctssl.export import export_checkpoint
+
+    click.echo(f"encoder weights: {export_checkpoint(checkpoint, out)}")
+
+
+def _int_tuple(text: str, separator: str, count: int, option: str) -> tuple[int, ...]:
+    parts = text.lower().split(separator)
+    if len(parts) != count or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(f"{option}: expected {count} positive whole numbers separated by {separator!r}, got {text!r}")
+    return tuple(int(part) for part in parts)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ labels. Windowing, cropping, resizing and augmentation happen on the device.
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -118,6 +119,19 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
             rng = np.random.default_rng([self.seed, self.epoch, int(position)])
             yield self.sample(self.entries[position], rng)
 
+    def endless(self, worker: int, workers: int, skip: int = 0) -> Iterator[dict[str, Any]]:
+        """This worker's samples over epoch after epoch, the first ``skip`` passed over without reading."""
+        if not self.entries:
+            raise ValueError(f"No stored volumes of the chosen sources and splits in {self.corpus_url}")
+        shard, shards = self.rank * workers + worker, self.world_size * workers
+        for epoch in itertools.count():
+            for position in partition(len(self.entries), self.seed, epoch, shard, shards):
+                if skip:
+                    skip -= 1
+                    continue
+                rng = np.random.default_rng([self.seed, epoch, int(position)])
+                yield self.sample(self.entries[position], rng)
+
     def sample(self, entry: VolumeEntry, rng: np.random.Generator) -> dict[str, Any]:
         """Draw crops and read their region; redraw (bounded) when the sampler rejects the content."""
         for _ in range(self.max_draws):
@@ -158,3 +172,24 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "volume_id": [s["volume_id"] for s in samples],
         "region_start": torch.tensor([s["region_start"] for s in samples]),
     }
+
+
+class TrainingStream(IterableDataset[dict[str, Any]]):
+    """Endless batches for a step-based run, able to start at any step without reading what came before.
+
+    A DataLoader over an iterable dataset takes whole batches from its workers
+    in turn, so after ``start_batch`` batches worker w has delivered
+    ceil((start_batch - w) / workers) of them; each worker skips that many
+    batches of its own sample stream and the run goes on exactly where it stopped.
+    """
+
+    def __init__(self, dataset: RegionDataset, batch_size: int, start_batch: int = 0) -> None:
+        self.dataset, self.batch_size, self.start_batch = dataset, batch_size, start_batch
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        delivered = max(0, -(-(self.start_batch - worker) // workers))
+        samples = self.dataset.endless(worker, workers, skip=delivered * self.batch_size)
+        while True:
+            yield collate(list(itertools.islice(samples, self.batch_size)))

@@ -1,0 +1,63 @@
+"""One process per device under torchrun (NCCL on CUDA, gloo on CPU), or a single plain process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Context:
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(requested: str) -> torch.device:
+    """'auto' -> cuda when present, else cpu; 'cuda' without a GPU is an error, not a silent CPU run."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device: use --device cpu or auto")
+    return torch.device(requested)
+
+
+def start(requested_device: str) -> Context:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE set), else run alone."""
+    device = pick_device(requested_device)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Context(0, 1, device)
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Context(dist.get_rank(), dist.get_world_size(), device)
+
+
+def stop() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def mean_over_ranks(values: dict[str, float], context: Context) -> dict[str, float]:
+    """Average scalar logs over ranks (one all-reduce), so the log shows the global loss."""
+    if context.world_size == 1 or not values:
+        return values
+    stacked = torch.tensor(list(values.values()), dtype=torch.float64, device=context.device)
+    dist.all_reduce(stacked)
+    return dict(zip(values, (stacked / context.world_size).tolist(), strict=True))
+
+
+def barrier(context: Context) -> None:
+    if context.world_size > 1:
+        dist.barrier()

@@ -1,0 +1,1 @@
+"""Backbones: MONAI's Swin transformer encoder (VoCo) and the non-skip U-Net (PCRLv2)."""
