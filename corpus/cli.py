@@ -144,7 +144,20 @@ def demo(out: Path) -> None:
     _print_report(report, str(out / "corpus"))
     click.echo("\n" + format_text(summary))
     click.echo(f"report: {out / 'audit.html'}")
+    _demo_pretraining(out)
     sys.exit(report.exit_code)
+
+
+def _demo_pretraining(out: Path) -> None:
+    try:
+        from ctssl.demo import demo_pretraining
+    except ImportError as error:
+        click.echo(f"\npre-training steps skipped: pip install 'ct-corpus[train]' ({error})")
+        return
+    results = demo_pretraining(str(out / "corpus"), out / "pretrain", stream=sys.stdout)
+    for method, result in results.items():
+        loss = result.records[-1]["loss"]
+        click.echo(f"{method}: loss {loss:.4f} after {result.steps} steps; encoder weights: {result.export}")
 
 
 @main.command()
@@ -281,3 +294,7 @@ def _print_report(report: BuildReport, out: str) -> None:
             click.echo(f"  {row['status']:<8}{row['input_path']}: {row['reason']}: {row['message']}")
     if report.log_path:
         click.echo(f"details: {report.log_path}")
+
+
+if __name__ == "__main__":
+    main()
