@@ -178,9 +178,11 @@ class TrainingStream(IterableDataset[dict[str, Any]]):
     """Endless batches for a step-based run, able to start at any step without reading what came before.
 
     A DataLoader over an iterable dataset takes whole batches from its workers
-    in turn, so after ``start_batch`` batches worker w has delivered
-    ceil((start_batch - w) / workers) of them; each worker skips that many
-    batches of its own sample stream and the run goes on exactly where it stopped.
+    in turn, starting with worker 0: batch b of a run comes from stream
+    b mod workers. A loader started at batch s therefore gives its worker w
+    stream (w + s) mod workers, which had delivered ceil((s - stream) / workers)
+    batches before s; the worker skips those samples without reading them and
+    the run goes on exactly where it stopped.
     """
 
     def __init__(self, dataset: RegionDataset, batch_size: int, start_batch: int = 0) -> None:
@@ -189,7 +191,8 @@ class TrainingStream(IterableDataset[dict[str, Any]]):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        delivered = max(0, -(-(self.start_batch - worker) // workers))
-        samples = self.dataset.endless(worker, workers, skip=delivered * self.batch_size)
+        stream = (worker + self.start_batch) % workers
+        delivered = max(0, -(-(self.start_batch - stream) // workers))
+        samples = self.dataset.endless(stream, workers, skip=delivered * self.batch_size)
         while True:
             yield collate(list(itertools.islice(samples, self.batch_size)))

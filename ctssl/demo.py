@@ -14,7 +14,7 @@ from ctssl.train import RunResult, TrainConfig, pretrain
 DEMO_STEPS = 3
 
 
-def demo_pretraining(corpus_url: str, out: Path, stream: TextIO = sys.stderr) -> dict[str, RunResult]:
+def demo_pretraining(corpus_url: str, out: Path, stream: TextIO | None = None) -> dict[str, RunResult]:
     """Run DEMO_STEPS VoCo and PCRLv2 steps into ``out/<method>`` (earlier demo runs there are replaced)."""
     results = {}
     for method in ("voco", "pcrlv2"):
@@ -32,6 +32,6 @@ def demo_pretraining(corpus_url: str, out: Path, stream: TextIO = sys.stderr) ->
             device="cpu",
             model=replace(TINY),
         )
-        print(f"\n{method}: {DEMO_STEPS} CPU steps, tiny model, into {folder}", file=stream)
+        print(f"\n{method}: {DEMO_STEPS} CPU steps, tiny model, into {folder}", file=stream or sys.stderr)
         results[method] = pretrain(config, stream)
     return results

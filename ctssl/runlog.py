@@ -44,8 +44,9 @@ class Window:
 
 
 class RunLog:
-    def __init__(self, path: Path | None, total_steps: int, stream: TextIO = sys.stderr) -> None:
-        self.path, self.total_steps, self.stream = path, total_steps, stream
+    def __init__(self, path: Path | None, total_steps: int, stream: TextIO | None = None) -> None:
+        self.path, self.total_steps = path, total_steps
+        self.stream = stream if stream is not None else sys.stderr  # resolved now: tests and CLIs swap sys.stderr
         self.window = Window()
 
     def waited(self, seconds: float) -> None:
@@ -66,7 +67,16 @@ class RunLog:
         return record
 
     def line(self, record: dict[str, Any]) -> str:
-        skip = {"step", "loss", "lr", "peak_memory_bytes", "steps_per_s", "samples_per_s", "data_wait_fraction"}
+        skip = {
+            "step",
+            "loss",
+            "lr",
+            "world_size",
+            "peak_memory_bytes",
+            "steps_per_s",
+            "samples_per_s",
+            "data_wait_fraction",
+        }
         terms = " ".join(f"{key} {value:.4f}" for key, value in record.items() if key not in skip)
         return (
             f"step {record['step']}/{self.total_steps}  loss {record['loss']:.4f} ({terms})  lr {record['lr']:.2e}  "

@@ -67,8 +67,14 @@ class TrainConfig:
         filled = {name: getattr(defaults, name) if value is None else value for name, value in chosen.items()}
         if filled["optimizer"] not in ("adamw", "sgd"):
             raise ValueError(f"--optimizer must be adamw or sgd, got {filled['optimizer']!r}")
-        if self.steps < 1 or filled["batch_size"] < 1:
-            raise ValueError(f"steps and batch size must be >= 1, got {self.steps} and {filled['batch_size']}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        minimum = METHODS[self.method].min_batch_size
+        if filled["batch_size"] < minimum:
+            raise ValueError(
+                f"{self.method} needs a batch size of at least {minimum} per process, got {filled['batch_size']}: "
+                "its batch-norm layers need several samples to normalise over"
+            )
         return replace(self, **filled)
 
 
@@ -81,7 +87,7 @@ class RunResult:
     export: Path
 
 
-def pretrain(config: TrainConfig, stream: TextIO = sys.stderr) -> RunResult:
+def pretrain(config: TrainConfig, stream: TextIO | None = None) -> RunResult:
     """Train ``config.method`` on the corpus; under torchrun every process calls this."""
     config = config.resolved()
     context = distributed.start(config.device)
@@ -91,7 +97,7 @@ def pretrain(config: TrainConfig, stream: TextIO = sys.stderr) -> RunResult:
         distributed.stop()
 
 
-def _run(config: TrainConfig, method: Method, context: distributed.Context, stream: TextIO) -> RunResult:
+def _run(config: TrainConfig, method: Method, context: distributed.Context, stream: TextIO | None) -> RunResult:
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = method.build(config.model).to(context.device)
     optimizer = _optimizer(config, model)
@@ -133,6 +139,7 @@ def _run(config: TrainConfig, method: Method, context: distributed.Context, stre
         if done % config.log_every == 0 or done == config.steps:
             values: dict[str, float] = {name: float(value.detach()) for name, value in terms.items()}
             values = distributed.mean_over_ranks({**values, "grad_norm": grad_norm}, context)
+            values["world_size"] = context.world_size
             _check_finite(values["loss"], done, config)
             record = log.write(
                 done, {**values, "lr": float(scheduler.get_last_lr()[0])}, samples_per_step, context.device

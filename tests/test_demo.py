@@ -16,6 +16,9 @@ def test_demo_builds_every_phantom_and_anatomy_sits_where_the_phantom_put_it(tmp
     assert result.exit_code == 0, result.output
     assert f"{len(DEMO_CASES) + 1} stored" in result.output  # + the DICOM series
     assert "quality flags:" in result.output
+    for method in ("voco", "pcrlv2"):  # the demo ends with a few pre-training steps of each method
+        assert f"{method}: loss " in result.output
+        assert (tmp_path / "pretrain" / method / "export" / "encoder.pt").exists()
     assert (tmp_path / "audit.html").read_text().count("data:image/png") == 2 + 3 * (len(DEMO_CASES) + 1)
     opened = corpus.open(str(tmp_path / "corpus"))
     assert len(opened.volume_ids) == len(DEMO_CASES) + 1

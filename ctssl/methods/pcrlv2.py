@@ -58,8 +58,8 @@ class PCRLv2(nn.Module):
         batch = global_inputs.shape[0]
         globals_ = torch.cat([global_inputs[:, 0], global_inputs[:, 1]])  # both views in one pass: BN sees 2B
         features = self.network(globals_, scale)
-        restored = F.interpolate(
-            self.restore[scale](features), size=globals_.shape[2:], mode="trilinear", align_corners=False
+        restored = torch.sigmoid(
+            F.interpolate(self.restore[scale](features), size=globals_.shape[2:], mode="trilinear", align_corners=False)
         )
         restoration = restoration_loss(restored[:batch], global_targets[:, 0]) + restoration_loss(
             restored[batch:], global_targets[:, 1]

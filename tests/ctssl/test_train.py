@@ -1,0 +1,179 @@
+"""The training loop: learning on a fixed batch, resume on the same curve, 2-process DDP, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch.utils.data import DataLoader
+
+from corpus.cli import main
+from ctssl.data import RegionDataset, TrainingStream, collate
+from ctssl.methods import METHODS, TINY
+from ctssl.models.nsunet import NonSkipUNet
+from ctssl.train import RunLog, TrainConfig, pretrain
+
+CPU = torch.device("cpu")
+
+
+def _fixed_batch(corpus_url: str, method: str) -> dict:
+    dataset = RegionDataset(corpus_url, METHODS[method].sampler(TINY), seed=0)
+    batch = collate([dataset.sample(dataset.entries[i], np.random.default_rng(i)) for i in range(2)])
+    generator, shared = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    return METHODS[method].inputs(batch, CPU, generator, shared)
+
+
+def _train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: dict, steps: int, scales: bool) -> None:
+    for step in range(steps):
+        if scales:
+            inputs["scale"] = step % NonSkipUNet.SCALES
+        optimizer.zero_grad()
+        model(**inputs)["loss"].backward()
+        optimizer.step()
+
+
+def test_voco_loss_falls_on_a_fixed_batch(phantom_corpus):
+    torch.manual_seed(0)
+    model = METHODS["voco"].build(TINY)
+    inputs = _fixed_batch(phantom_corpus, "voco")
+    with torch.no_grad():
+        before = float(model(**inputs)["loss"])
+    _train(model, torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-2), inputs, 24, scales=False)
+    with torch.no_grad():
+        after = model(**inputs)
+    assert float(after["loss"]) < 0.5 * before
+    assert float(after["prediction"]) < 0.5 * before
+
+
+def test_pcrlv2_loss_falls_on_a_fixed_batch_at_every_scale(phantom_corpus):
+    torch.manual_seed(0)
+    model = METHODS["pcrlv2"].build(TINY)
+    inputs = _fixed_batch(phantom_corpus, "pcrlv2")
+
+    def per_scale() -> list[dict[str, float]]:
+        with torch.no_grad():
+            return [
+                {k: float(v) for k, v in model(**{**inputs, "scale": s}).items()} for s in range(NonSkipUNet.SCALES)
+            ]
+
+    before = per_scale()
+    optimizer = torch.optim.SGD(model.parameters(), 1e-2, momentum=0.9, weight_decay=1e-5)
+    _train(model, optimizer, inputs, 25, scales=True)
+    after = per_scale()
+    assert sum(a["loss"] for a in after) < sum(b["loss"] for b in before) - 1.0
+    assert sum(a["restoration"] for a in after) < 0.75 * sum(b["restoration"] for b in before)
+
+
+def _config(corpus_url: str, out: Path, method: str = "voco", **changes) -> TrainConfig:
+    base = TrainConfig(
+        method,
+        corpus_url,
+        out,
+        steps=6,
+        batch_size=2,
+        warmup_steps=2,
+        log_every=1,
+        checkpoint_every=3,
+        workers=0,
+        device="cpu",
+        model=TINY,
+    )
+    return replace(base, **changes)
+
+
+@pytest.mark.parametrize("method", ["voco", "pcrlv2"])
+def test_resume_after_a_crash_continues_the_same_loss_curve(phantom_corpus, tmp_path, monkeypatch, method):
+    straight = pretrain(_config(phantom_corpus, tmp_path / "straight", method))
+    assert [r["step"] for r in straight.records] == [1, 2, 3, 4, 5, 6]
+
+    calls = {"n": 0}
+    original = RunLog.stepped
+
+    def crash_in_step_five(self: RunLog) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt  # after the step-3 checkpoint, before step 5 completes
+        original(self)
+
+    monkeypatch.setattr(RunLog, "stepped", crash_in_step_five)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(_config(phantom_corpus, tmp_path / "crashed", method))
+    monkeypatch.setattr(RunLog, "stepped", original)
+    resumed = pretrain(_config(phantom_corpus, tmp_path / "crashed", method, resume=True))
+    assert resumed.start_step == 3
+    assert [r["step"] for r in resumed.records] == [4, 5, 6]
+    for record in resumed.records:
+        expected = straight.records[record["step"] - 1]
+        for key in ("loss", "lr", "grad_norm"):
+            assert record[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-6), (record["step"], key)
+    logged = [json.loads(line)["step"] for line in (tmp_path / "crashed" / "train.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 3, 4, 4, 5, 6]  # step 4 was logged before the crash and again after the resume
+
+
+def test_a_run_refuses_to_overwrite_an_earlier_one_or_resume_with_other_options(phantom_corpus, tmp_path):
+    pretrain(_config(phantom_corpus, tmp_path, steps=1))
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain(_config(phantom_corpus, tmp_path, steps=2))
+    with pytest.raises(ValueError, match="same options"):
+        pretrain(_config(phantom_corpus, tmp_path, steps=2, resume=True, batch_size=1))
+
+
+def test_a_stream_started_at_step_n_yields_what_a_straight_one_yields_from_step_n(phantom_corpus):
+    dataset = RegionDataset(phantom_corpus, METHODS["voco"].sampler(TINY), seed=3)
+
+    def starts(start_batch: int, count: int) -> list[tuple]:
+        stream = TrainingStream(dataset, batch_size=2, start_batch=start_batch)
+        loader = iter(DataLoader(stream, batch_size=None, num_workers=2))
+        batches = [next(loader) for _ in range(count)]
+        return [(tuple(b["volume_id"]), tuple(map(tuple, b["region_start"].tolist()))) for b in batches]
+
+    straight = starts(0, 7)
+    assert starts(3, 4) == straight[3:]
+    assert starts(4, 3) == straight[4:]
+
+
+def test_two_process_cpu_ddp_run(phantom_corpus, tmp_path):
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "corpus.cli", "pretrain", "voco", "--corpus", phantom_corpus, "--out", str(out),
+        "--tiny", "--device", "cpu", "--steps", "3", "--batch-size", "1", "--workers", "0", "--log-every", "1",
+    ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert all(r["world_size"] == 2 for r in records)
+    assert all(np.isfinite(r["loss"]) for r in records)
+    assert (out / "checkpoints" / "last.pt").exists() and (out / "export" / "encoder.pt").exists()
+
+
+def test_cli_pretrain_and_export(phantom_corpus, tmp_path):
+    runner = CliRunner()
+    arguments = ["pretrain", "pcrlv2", "--corpus", phantom_corpus, "--out", str(tmp_path / "run"), "--tiny"]
+    arguments += ["--steps", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu", "--log-every", "1"]
+    result = runner.invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert "step 2/2" in result.output and "data wait" in result.output
+    again = runner.invoke(main, arguments)
+    assert again.exit_code == 1 and "--resume" in again.output
+    exported = runner.invoke(
+        main, ["export", str(tmp_path / "run" / "checkpoints" / "last.pt"), "--out", str(tmp_path / "e")]
+    )
+    assert exported.exit_code == 0, exported.output
+    weights = torch.load(tmp_path / "e" / "encoder.pt", weights_only=True)
+    final = torch.load(tmp_path / "run" / "export" / "encoder.pt", weights_only=True)
+    assert weights.keys() == final.keys() and all(torch.equal(weights[k], final[k]) for k in weights)
+    bad = runner.invoke(main, ["pretrain", "voco", "--corpus", phantom_corpus, "--grid", "4by4"])
+    assert bad.exit_code == 2 and "--grid" in bad.output
+    single = runner.invoke(main, [*arguments[:4], "--out", str(tmp_path / "one"), "--batch-size", "1"])
+    assert single.exit_code == 1 and "at least 2" in single.output
