@@ -36,6 +36,10 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {  # name: (small arguments, full
     "loader": (["--volumes", "2", "--samples", "10"], ["--volumes", "3", "--samples", "40"]),
     "audit": (["--rows", "20000"], ["--rows", "160000"]),
     "build_scaling": (["--volumes", "6"], ["--volumes", "24"]),
+    "pretrain": (
+        ["--steps", "20", "--warmup", "10", "--workers", "1"],
+        ["--steps", "50", "--warmup", "10", "--workers", "1"],
+    ),
 }
 
 
@@ -170,12 +174,30 @@ def scaling_table(results: list[dict[str, Any]]) -> str:
     return _rows(["workers", "seconds", "volumes/s"], rows) + f"\nScaling efficiency: {r['scaling_efficiency']}.\n"
 
 
+def pretrain_table(results: list[dict[str, Any]]) -> str:
+    r = results[0]
+    rows = [
+        [
+            label,
+            run["steps_per_s"],
+            run["samples_per_s"],
+            f"{100 * run['data_wait_fraction']:.1f}%",
+            run["peak_memory_gib"],
+        ]
+        for label, run in (("corpus loader", r["corpus_loader"]), ("same batch from memory", r["synthetic_in_memory"]))
+    ]
+    header = ["feed", "steps/s", "samples/s", "data wait", "peak memory (GiB)"]
+    setting = f"{r['method']} ({r['size']}), batch {r['batch_size']}, {r['workers']} loader worker(s), {r['machine']}"
+    return _rows(header, rows) + f"\nLoader efficiency {r['loader_efficiency']} ({setting}).\n"
+
+
 TABLES: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "dicom_ingest": dicom_table,
     "ingest": ingest_table,
     "loader": loader_table,
     "audit": audit_table,
     "build_scaling": scaling_table,
+    "pretrain": pretrain_table,
 }
 
 

@@ -99,6 +99,9 @@ def pretrain(config: TrainConfig, stream: TextIO | None = None) -> RunResult:
 
 def _run(config: TrainConfig, method: Method, context: distributed.Context, stream: TextIO | None) -> RunResult:
     torch.manual_seed(config.seed)  # the same initial weights on every rank
+    if context.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # crop sizes are fixed per method: autotune the 3D convolutions once
+        torch.backends.cuda.matmul.allow_tf32 = True
     model = method.build(config.model).to(context.device)
     optimizer = _optimizer(config, model)
     assert config.warmup_steps is not None

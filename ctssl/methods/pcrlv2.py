@@ -2,8 +2,8 @@
 
 Each step uses one pyramid scale, drawn at random (the same on every rank).
 At that scale: a restoration head (Conv-BN-ReLU then Conv, Eq. 2) whose
-output is resized to the view and compared with the uncorrupted view by MSE
-(Eq. 4), and a comparison head (GAP -> BN -> predictor FC-BN-ReLU-FC, Eq.
+output is resized to the view, passed through a sigmoid and compared with the
+uncorrupted view by MSE (Eq. 4), and a comparison head (GAP -> BN -> predictor FC-BN-ReLU-FC, Eq.
 5-6) trained SimSiam-style with stop-gradient (Eq. 9). The objective is Eq.
 10: R(g1, g2) + C(g1, g2) + sum over both globals and every local view of
 C(l_k, g_m).
@@ -58,8 +58,12 @@ class PCRLv2(nn.Module):
         batch = global_inputs.shape[0]
         globals_ = torch.cat([global_inputs[:, 0], global_inputs[:, 1]])  # both views in one pass: BN sees 2B
         features = self.network(globals_, scale)
+        # Targets are windowed to [0, 1]; a sigmoid keeps the restored view there (as in 3D U-Nets for
+        # restoration), and a coarse-scale head trained one step in five cannot blow the MSE up.
         restored = torch.sigmoid(
-            F.interpolate(self.restore[scale](features), size=globals_.shape[2:], mode="trilinear", align_corners=False)
+            F.interpolate(
+                self.restore[scale](features).float(), size=globals_.shape[2:], mode="trilinear", align_corners=False
+            )
         )
         restoration = restoration_loss(restored[:batch], global_targets[:, 0]) + restoration_loss(
             restored[batch:], global_targets[:, 1]
@@ -84,8 +88,8 @@ class PCRLv2(nn.Module):
 
     def _compare(self, features: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 5-6: v = BN(GAP(features)), p = predictor(v)."""
-        vectors = self.compare_norm[scale](features.mean(dim=(2, 3, 4)))
-        return vectors, self.predict[scale](vectors)
+        vectors = self.compare_norm[scale](features.float().mean(dim=(2, 3, 4)))
+        return vectors, self.predict[scale](vectors).float()
 
 
 def pcrlv2_inputs(

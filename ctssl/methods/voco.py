@@ -70,11 +70,11 @@ class VoCo(nn.Module):
     def forward(self, bases: torch.Tensor, randoms: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         batch, count = bases.shape[:2]
         crops = torch.cat([bases, randoms], dim=1).flatten(0, 1)
-        student = self.student(crops).view(batch, -1, self.projection_dim)
+        student = self.student(crops).float().view(batch, -1, self.projection_dim)  # losses in fp32 under autocast
         if self.teacher is None:
             return self._paper_losses(student[:, :count], student[:, count:], labels)
         with torch.no_grad():
-            teacher = self.teacher(crops).view_as(student)
+            teacher = self.teacher(crops).float().view_as(student)
         return self._teacher_losses(student, teacher, count, labels)
 
     def _paper_losses(
