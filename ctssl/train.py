@@ -224,6 +224,9 @@ def _batches(config: TrainConfig, method: Method, context: distributed.Context, 
     mixture = Mixture.from_toml(config.mixture) if config.mixture else None
     sampler = method.sampler(config.model)
     dataset = RegionDataset(config.corpus, sampler, mixture, config.seed, context.rank, context.world_size)
+    if not dataset.entries:
+        chosen = f" with the sources/splits of {config.mixture}" if config.mixture else ""
+        raise ValueError(f"{config.corpus} holds no stored volumes{chosen}: build one with `corpus build` first")
     assert config.batch_size is not None
     stream = TrainingStream(dataset, config.batch_size, start_batch=start_step)
     loader = DataLoader(

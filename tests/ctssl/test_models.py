@@ -87,12 +87,16 @@ def test_pcrlv2_trains_only_the_heads_of_the_drawn_scale():
     assert not any(p.grad is not None for p in model.network.decoder[2:].parameters())
 
 
-def test_voco_export_loads_into_a_fresh_swinunetr_with_every_encoder_key(tmp_path):
+def _exported(method: str, folder, step: int) -> tuple[torch.nn.Module, dict, dict]:
+    """(trained model, the weights as a fine-tuning script loads them, encoder.json)."""
     torch.manual_seed(0)
-    model = METHODS["voco"].build(TINY)
-    path = write_export(METHODS["voco"], model, TINY, tmp_path, step=7)
-    weights = torch.load(path, weights_only=True)
-    description = json.loads((tmp_path / "encoder.json").read_text())
+    model = METHODS[method].build(TINY)
+    path = write_export(METHODS[method], model, TINY, folder, step=step)
+    return model, torch.load(path, weights_only=True), json.loads((folder / "encoder.json").read_text())
+
+
+def test_voco_export_loads_into_a_fresh_swinunetr_with_every_encoder_key(tmp_path):
+    _, weights, description = _exported("voco", tmp_path, step=7)
     assert description["target"]["class"] == "monai.networks.nets.SwinUNETR" and description["step"] == 7
     fresh = SwinUNETR(out_channels=14, **description["target"]["kwargs"])
     result = fresh.load_state_dict(weights, strict=False)
@@ -106,11 +110,7 @@ def test_voco_export_loads_into_a_fresh_swinunetr_with_every_encoder_key(tmp_pat
 
 
 def test_pcrlv2_export_loads_into_a_fresh_basic_unet_with_every_encoder_key(tmp_path):
-    torch.manual_seed(0)
-    model = METHODS["pcrlv2"].build(TINY)
-    path = write_export(METHODS["pcrlv2"], model, TINY, tmp_path, step=3)
-    weights = torch.load(path, weights_only=True)
-    description = json.loads((tmp_path / "encoder.json").read_text())
+    model, weights, description = _exported("pcrlv2", tmp_path, step=3)
     assert description["target"]["class"] == "monai.networks.nets.BasicUNet"
     fresh = BasicUNet(out_channels=3, **description["target"]["kwargs"])
     result = fresh.load_state_dict(weights, strict=False)
