@@ -223,7 +223,7 @@ def pretrain(
     config = TrainConfig(method, corpus_url, out or Path("runs") / method, model=model, synthetic=synthetic, **options)
     try:
         pretrain(config)
-    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
+    except (ValueError, OSError, FloatingPointError) as error:  # bad options, data or numbers: one line
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_FATAL)
 
@@ -233,9 +233,15 @@ def pretrain(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for encoder.pt and encoder.json.")
 def export_weights(checkpoint: Path, out: Path) -> None:
     """Export the encoder of a pre-training CHECKPOINT for fine-tuning (SwinUNETR or BasicUNet keys)."""
-    from ctssl.export import export_checkpoint
-
-    click.echo(f"encoder weights: {export_checkpoint(checkpoint, out)}")
+    try:
+        from ctssl.export import export_checkpoint
+    except ImportError as error:
+        raise click.UsageError(f"exporting needs torch and monai: pip install 'ct-corpus[train]' ({error})") from None
+    try:
+        click.echo(f"encoder weights: {export_checkpoint(checkpoint, out)}")
+    except (ValueError, OSError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FATAL)
 
 
 def _int_tuple(text: str, separator: str, count: int, option: str) -> tuple[int, ...]:

@@ -1,4 +1,8 @@
-"""Training checkpoints: written atomically, read back with every state a run needs to go on."""
+"""Training checkpoints: written atomically, loaded without running code from the file.
+
+Everything in a checkpoint is a tensor or a plain Python value (no pickled
+objects), so it loads with ``torch.load(weights_only=True)``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+KEYS = ("step", "method", "model_options", "batch_size", "stream", "model", "optimizer", "rng")
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
@@ -26,24 +32,30 @@ def save(path: Path, state: dict[str, Any]) -> None:
 
 
 def load(path: Path) -> dict[str, Any]:
-    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    return state
+    """A training checkpoint written by ``save``; anything else is refused with the reason."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 -- torch raises several types for foreign or broken files
+        raise ValueError(f"{path} is not a readable ct-corpus training checkpoint: {error}") from None
+    missing = [key for key in KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ValueError(f"{path} is not a ct-corpus training checkpoint: it lacks {', '.join(missing)}")
+    return dict(state)
 
 
 def rng_states() -> dict[str, Any]:
-    states: dict[str, Any] = {
+    """The process-wide generators (per-step randomness has its own seeded generators)."""
+    name, keys, position, has_gauss, cached = np.random.get_state(legacy=True)
+    return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": (name, np.asarray(keys).tolist(), position, has_gauss, cached),
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
 
 
 def restore_rng(states: dict[str, Any]) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, position, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached))
     torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])

@@ -75,10 +75,14 @@ def select_volumes(opened: corpus.Corpus, mixture: Mixture) -> list[VolumeEntry]
     return entries
 
 
+def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
+    """The (seed, epoch)-shuffled positions 0 .. count - 1."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
+
+
 def partition(count: int, seed: int, epoch: int, shard: int, shards: int) -> np.ndarray:
     """Positions of this shard's share of a (seed, epoch)-shuffled list: disjoint, sizes within one."""
-    order = np.random.default_rng([seed, epoch]).permutation(count)
-    return order[shard::shards]
+    return epoch_order(count, seed, epoch)[shard::shards]
 
 
 class RegionDataset(IterableDataset[dict[str, Any]]):
@@ -119,18 +123,24 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
             rng = np.random.default_rng([self.seed, self.epoch, int(position)])
             yield self.sample(self.entries[position], rng)
 
-    def endless(self, worker: int, workers: int, skip: int = 0) -> Iterator[dict[str, Any]]:
-        """This worker's samples over epoch after epoch, the first ``skip`` passed over without reading."""
-        if not self.entries:
+    def endless(self, stream: int, streams: int, skip: int = 0) -> Iterator[dict[str, Any]]:
+        """Stream ``stream`` of ``streams`` per rank: every (rank x streams)-th sample of the endless
+        sequence epoch 0's order, epoch 1's order, ...; the first ``skip`` are passed over unread.
+
+        Striding over the joined epochs, not within each one, keeps every stream fed even when
+        there are fewer volumes than streams, and lets a stream start anywhere in O(1).
+        """
+        count = len(self.entries)
+        if not count:
             raise ValueError(f"No stored volumes of the chosen sources and splits in {self.corpus_url}")
-        shard, shards = self.rank * workers + worker, self.world_size * workers
-        for epoch in itertools.count():
-            for position in partition(len(self.entries), self.seed, epoch, shard, shards):
-                if skip:
-                    skip -= 1
-                    continue
-                rng = np.random.default_rng([self.seed, epoch, int(position)])
-                yield self.sample(self.entries[position], rng)
+        shard, shards = self.rank * streams + stream, self.world_size * streams
+        order_epoch, order = -1, np.empty(0, dtype=np.int64)
+        for index in itertools.count(skip):
+            epoch, offset = divmod(shard + index * shards, count)
+            if epoch != order_epoch:
+                order_epoch, order = epoch, epoch_order(count, self.seed, epoch)
+            position = int(order[offset])
+            yield self.sample(self.entries[position], np.random.default_rng([self.seed, epoch, position]))
 
     def sample(self, entry: VolumeEntry, rng: np.random.Generator) -> dict[str, Any]:
         """Draw crops and read their region; redraw (bounded) when the sampler rejects the content."""

@@ -25,7 +25,7 @@ def pick_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device: use --device cpu or auto")
+        raise ValueError("--device cuda was asked for but torch sees no CUDA device: use --device cpu or auto")
     return torch.device(requested)
 
 
@@ -56,6 +56,28 @@ def mean_over_ranks(values: dict[str, float], context: Context) -> dict[str, flo
     stacked = torch.tensor(list(values.values()), dtype=torch.float64, device=context.device)
     dist.all_reduce(stacked)
     return dict(zip(values, (stacked / context.world_size).tolist(), strict=True))
+
+
+def broadcast(value: str, context: Context) -> str:
+    """Rank 0's ``value`` on every rank."""
+    if context.world_size == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return str(box[0])
+
+
+def check_in_sync(model: torch.nn.Module, context: Context) -> None:
+    """Raise when the ranks' weights differ: gradients were not averaged, and the run is not one run."""
+    if context.world_size == 1:
+        return
+    with torch.no_grad():
+        total = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
+    low, high = total.clone(), total.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    if not torch.isclose(low, high, rtol=1e-9, atol=1e-9).all():
+        raise RuntimeError(f"The processes' weights have diverged (sums {float(low)} .. {float(high)})")
 
 
 def barrier(context: Context) -> None:

@@ -49,6 +49,13 @@ class RunLog:
         self.stream = stream if stream is not None else sys.stderr  # resolved now: tests and CLIs swap sys.stderr
         self.window = Window()
 
+    def truncate(self, step: int) -> None:
+        """Drop logged lines beyond ``step``: a resumed run logs those steps again."""
+        if self.path is None or not self.path.exists():
+            return
+        lines = self.path.read_text().splitlines(keepends=True)
+        self.path.write_text("".join(line for line in lines if json.loads(line)["step"] <= step))
+
     def waited(self, seconds: float) -> None:
         self.window.data_wait += seconds
 

@@ -10,27 +10,22 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 
-from ctssl import checkpoint, distributed
-from ctssl.data import Mixture, RegionDataset, TrainingStream
+from ctssl import checkpoint, distributed, feed, resume
 from ctssl.export import write_export
 from ctssl.methods import METHODS, Method, ModelOptions
+from ctssl.resume import CHECKPOINT
 from ctssl.runlog import RunLog
 from ctssl.schedule import warmup_cosine
-
-CHECKPOINT = Path("checkpoints") / "last.pt"
 
 
 @dataclass(frozen=True)
@@ -98,62 +93,80 @@ def pretrain(config: TrainConfig, stream: TextIO | None = None) -> RunResult:
 
 
 def _run(config: TrainConfig, method: Method, context: distributed.Context, stream: TextIO | None) -> RunResult:
+    _autocast(config, context.device)  # an impossible --precision fails now, not after the loaders start
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     if context.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # crop sizes are fixed per method: autotune the 3D convolutions once
         torch.backends.cuda.matmul.allow_tf32 = True
     model = method.build(config.model).to(context.device)
     optimizer = _optimizer(config, model)
-    assert config.warmup_steps is not None
-    warmup, total = config.warmup_steps, config.steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))
-    start_step = _restore(config, model, optimizer, scheduler)
+    assert config.batch_size is not None and config.weight_decay is not None
+    identity = resume.identity(config.method, asdict(config.model), config.batch_size)
+    stream_options = _stream_options(config, context)
+    start_step = 0
+    if resume.decide(config.out, config.resume, context):
+        start_step = resume.restore(
+            config.out / CHECKPOINT, identity, stream_options, model, optimizer, config.weight_decay
+        )
+    log = RunLog(config.out / "train.jsonl" if context.main else None, config.steps, stream)
     if context.main:
-        config.out.mkdir(parents=True, exist_ok=True)
-        (config.out / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
+        _start_files(config, log, start_step, context)
     wrapped: nn.Module = model
     if context.world_size > 1:
         device_ids = [context.device.index] if context.device.type == "cuda" else None
-        wrapped = DistributedDataParallel(
-            model, device_ids=device_ids, find_unused_parameters=method.find_unused_parameters
-        )
-    log = RunLog(config.out / "train.jsonl" if context.main else None, config.steps, stream)
-    assert config.batch_size is not None
-    samples_per_step = config.batch_size * context.world_size
+        wrapped = DistributedDataParallel(model, device_ids, find_unused_parameters=method.find_unused_parameters)
     batches = _batches(config, method, context, start_step)
     records = []
     for step in range(start_step, config.steps):
         waited = time.perf_counter()
         batch = next(batches)
         log.waited(time.perf_counter() - waited)
-        generator, shared = _generators(config.seed, step, context.rank)
-        with _autocast(config, context.device):
-            terms = wrapped(**method.inputs(batch, context.device, generator, shared))
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        grad_norm = _clip(model, config.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        update_teacher = getattr(model, "update_teacher", None)
-        if update_teacher is not None:
-            update_teacher()
+        terms, grad_norm, lr = _step(config, method, context, wrapped, model, optimizer, batch, step)
         log.stepped()
         done = step + 1
         if done % config.log_every == 0 or done == config.steps:
-            values: dict[str, float] = {name: float(value.detach()) for name, value in terms.items()}
-            values = distributed.mean_over_ranks({**values, "grad_norm": grad_norm}, context)
-            values["world_size"] = context.world_size
-            _check_finite(values["loss"], done, config)
-            record = log.write(
-                done, {**values, "lr": float(scheduler.get_last_lr()[0])}, samples_per_step, context.device
-            )
-            records.append(record)
+            values = {name: float(value.detach()) for name, value in terms.items()} | {"grad_norm": grad_norm}
+            values = distributed.mean_over_ranks(values, context) | {"lr": lr, "world_size": context.world_size}
+            records.append(log.write(done, values, config.batch_size * context.world_size, context.device))
         if done % config.checkpoint_every == 0 or done == config.steps:
-            _save(config, model, optimizer, scheduler, done, context)
+            distributed.check_in_sync(model, context)
+            if context.main:
+                checkpoint.save(config.out / CHECKPOINT, resume.state(done, identity, stream_options, model, optimizer))
+            distributed.barrier(context)
     export = config.out / "export" / "encoder.pt"
     if context.main:
         export = write_export(method, model, config.model, config.out / "export", config.steps)
     return RunResult(start_step, config.steps, records, config.out / CHECKPOINT, export)
+
+
+def _step(
+    config: TrainConfig,
+    method: Method,
+    context: distributed.Context,
+    wrapped: nn.Module,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, Any],
+    step: int,
+) -> tuple[dict[str, torch.Tensor], float, float]:
+    """One optimizer step; returns (loss terms, gradient norm before clipping, lr used)."""
+    assert config.lr is not None and config.warmup_steps is not None
+    lr = config.lr * warmup_cosine(step, config.warmup_steps, config.steps)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    generator, shared = feed.generators(config.seed, step, context.rank)
+    inputs = method.inputs(batch, context.device, generator, shared)  # augmentation in fp32, outside autocast
+    with _autocast(config, context.device):
+        terms = wrapped(**inputs)
+    optimizer.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    grad_norm = _clip(model, config.grad_clip)  # gradients are averaged over ranks: the same norm everywhere
+    _check_finite(float(terms["loss"].detach()), grad_norm, step + 1, config)
+    optimizer.step()
+    update_teacher = getattr(model, "update_teacher", None)
+    if update_teacher is not None:
+        update_teacher()
+    return terms, grad_norm, lr
 
 
 def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -164,97 +177,46 @@ def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.AdamW(parameters, config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
 
 
-def _restore(
-    config: TrainConfig,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-) -> int:
-    """The step to start at: 0 for a new run, the checkpoint's step with --resume."""
-    path = config.out / CHECKPOINT
-    if not path.exists():
-        if config.resume:
-            print(f"No checkpoint at {path}: starting at step 0", file=sys.stderr)
-        return 0
-    if not config.resume:
-        raise FileExistsError(f"{path} holds an earlier run: pass --resume to continue it, or choose another --out")
-    state = checkpoint.load(path)
-    _check_same_run(state, config)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    checkpoint.restore_rng(state["rng"])
-    return int(state["step"])
+def _stream_options(config: TrainConfig, context: distributed.Context) -> dict[str, Any]:
+    """What fixes the order of samples: resuming with other values is allowed, with a warning."""
+    return {
+        "corpus": config.corpus,
+        "mixture": config.mixture,
+        "seed": config.seed,
+        "workers": config.workers,
+        "processes": context.world_size,
+    }
 
 
-def _check_same_run(state: dict[str, Any], config: TrainConfig) -> None:
-    saved = (state["method"], state["model_options"], state["batch_size"])
-    asked = (config.method, asdict(config.model), config.batch_size)
-    if saved != asked:
-        raise ValueError(
-            f"The checkpoint was written by method/model/batch size {saved}, this run asks for {asked}: "
-            "resume with the same options or start a new --out"
-        )
-
-
-def _save(
-    config: TrainConfig,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    step: int,
-    context: distributed.Context,
-) -> None:
-    if context.main:
-        state = {
-            "step": step,
-            "method": config.method,
-            "model_options": asdict(config.model),
-            "batch_size": config.batch_size,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": checkpoint.rng_states(),
-        }
-        checkpoint.save(config.out / CHECKPOINT, state)
-    distributed.barrier(context)
+def _start_files(config: TrainConfig, log: RunLog, start_step: int, context: distributed.Context) -> None:
+    """config.json, the log cut back to the resumed step, and one line saying what starts."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
+    log.truncate(start_step)
+    where = f"{context.world_size} process(es) on {context.device.type}"
+    print(
+        f"{config.method}: steps {start_step} -> {config.steps}, batch {config.batch_size} per process, {where}, "
+        f"into {config.out}",
+        file=log.stream,
+        flush=True,
+    )
 
 
 def _batches(config: TrainConfig, method: Method, context: distributed.Context, start_step: int) -> Iterator[Any]:
-    mixture = Mixture.from_toml(config.mixture) if config.mixture else None
-    sampler = method.sampler(config.model)
-    dataset = RegionDataset(config.corpus, sampler, mixture, config.seed, context.rank, context.world_size)
-    if not dataset.entries:
-        chosen = f" with the sources/splits of {config.mixture}" if config.mixture else ""
-        raise ValueError(f"{config.corpus} holds no stored volumes{chosen}: build one with `corpus build` first")
     assert config.batch_size is not None
-    stream = TrainingStream(dataset, config.batch_size, start_batch=start_step)
-    loader = DataLoader(
-        stream,
-        batch_size=None,
-        num_workers=config.workers,
+    batches = feed.batches(
+        config.corpus,
+        method.sampler(config.model),
+        config.mixture,
+        config.batch_size,
+        config.workers,
+        config.seed,
+        context.rank,
+        context.world_size,
+        start_step,
         pin_memory=context.device.type == "cuda",
-        persistent_workers=config.workers > 0,
-        prefetch_factor=4 if config.workers > 0 else None,
     )
-    batches = iter(loader)
-    if not config.synthetic:
-        return batches
-    first = next(batches)
-    del batches, loader  # stop the workers: the run measures the step alone
-    return _repeat(first)
-
-
-def _repeat(batch: Any) -> Iterator[Any]:
-    while True:
-        yield batch
-
-
-def _generators(seed: int, step: int, rank: int) -> tuple[torch.Generator, torch.Generator]:
-    """(this rank's generator, one shared by all ranks) for ``step``."""
-    own = np.random.SeedSequence([seed, step, rank]).generate_state(1)[0]
-    shared = np.random.SeedSequence([seed, step]).generate_state(1)[0]
-    return torch.Generator().manual_seed(int(own)), torch.Generator().manual_seed(int(shared))
+    return feed.from_memory(batches) if config.synthetic else batches
 
 
 def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[Any]:
@@ -265,6 +227,9 @@ def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractC
         return contextlib.nullcontext()
     if precision != "bf16":
         raise ValueError(f"--precision must be auto, bf16 or fp32, got {precision!r}")
+    if device.type != "cuda":
+        # CPU bf16 convolutions gave PCRLv2's decoder gradients of 1e37 on the first step in testing.
+        raise ValueError("--precision bf16 is for CUDA devices; on the CPU use fp32 (the default there)")
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
@@ -277,9 +242,10 @@ def _clip(model: nn.Module, max_norm: float | None) -> float:
     return float(torch.nn.utils.clip_grad_norm_(parameters, limit))
 
 
-def _check_finite(loss: float, step: int, config: TrainConfig) -> None:
-    if not math.isfinite(loss):
+def _check_finite(loss: float, grad_norm: float, step: int, config: TrainConfig) -> None:
+    """Stop before a non-finite update reaches the weights (or a checkpoint)."""
+    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
         raise FloatingPointError(
-            f"The loss became {loss} at step {step}: lower --lr (now {config.lr}) or --grad-clip, "
-            f"then --resume from the last checkpoint in {config.out / CHECKPOINT}"
+            f"Step {step} gave loss {loss} and gradient norm {grad_norm}; the weights were not updated. "
+            f"Lower --lr (now {config.lr}) or set --grad-clip, then --resume from {config.out / CHECKPOINT}"
         )

@@ -58,7 +58,7 @@ class VoCo(nn.Module):
         self.projection_dim = projection_dim
         self.regularization_weight = regularization_weight
         self.teacher_momentum = teacher_momentum
-        self.teacher: nn.Module | None = None
+        self.teacher: nn.Sequential | None = None
         if teacher_momentum is not None:
             self.teacher = copy.deepcopy(self.student).requires_grad_(False)
 
@@ -68,14 +68,25 @@ class VoCo(nn.Module):
         return cast(SwinEmbedder, self.student[0]).swinViT
 
     def forward(self, bases: torch.Tensor, randoms: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        batch, count = bases.shape[:2]
-        crops = torch.cat([bases, randoms], dim=1).flatten(0, 1)
-        student = self.student(crops).float().view(batch, -1, self.projection_dim)  # losses in fp32 under autocast
+        count = bases.shape[1]
+        student = self._embed(self.student, bases, randoms)
         if self.teacher is None:
             return self._paper_losses(student[:, :count], student[:, count:], labels)
         with torch.no_grad():
-            teacher = self.teacher(crops).float().view_as(student)
+            teacher = self._embed(self.teacher, bases, randoms)
         return self._teacher_losses(student, teacher, count, labels)
+
+    def _embed(self, network: nn.Sequential, bases: torch.Tensor, randoms: torch.Tensor) -> torch.Tensor:
+        """(B, n + k, projection_dim) in fp32. One backbone pass over all crops (Swin has no batch
+        statistics), but the projector's batch norm runs on bases and random crops apart: shared
+        statistics would carry gradient from the random crops' loss back into the detached bases.
+        """
+        batch, count = bases.shape[:2]
+        features = network[0](torch.cat([bases, randoms], dim=1).flatten(0, 1)).view(batch, -1, network[0].out_features)
+        projector = network[1]
+        embedded_bases = projector(features[:, :count].flatten(0, 1)).view(batch, count, -1)
+        embedded_randoms = projector(features[:, count:].flatten(0, 1)).view(batch, randoms.shape[1], -1)
+        return torch.cat([embedded_bases, embedded_randoms], dim=1).float()
 
     def _paper_losses(
         self, bases: torch.Tensor, randoms: torch.Tensor, labels: torch.Tensor
@@ -121,11 +132,12 @@ class VoCo(nn.Module):
 
 
 def voco_inputs(batch: dict[str, Any], device: torch.device, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Windowed crops, each flipped / turned / slightly rotated on its own (labels are positions, unchanged)."""
+    """Windowed crops, each flipped, turned and rotated by up to 10 degrees on its own (VoCo's "random rotate
+    and flip"; no scaling). The labels are positions in the region and do not change."""
     views = voco_views(batch, device)
     bases, randoms = views.bases, views.randoms
     crops = torch.cat([bases, randoms], dim=1)
     flat = crops.flatten(0, 1)
-    augmented = apply_spatial(flat, draw_spatial(generator, flat.shape[0])).view_as(crops)
+    augmented = apply_spatial(flat, draw_spatial(generator, flat.shape[0], max_scale=0.0)).view_as(crops)
     count = bases.shape[1]
     return {"bases": augmented[:, :count], "randoms": augmented[:, count:], "labels": views.labels}

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,9 +90,9 @@ def _config(corpus_url: str, out: Path, method: str = "voco", **changes) -> Trai
     return replace(base, **changes)
 
 
-@pytest.mark.parametrize("method", ["voco", "pcrlv2"])
-def test_resume_after_a_crash_continues_the_same_loss_curve(phantom_corpus, tmp_path, monkeypatch, method):
-    straight = pretrain(_config(phantom_corpus, tmp_path / "straight", method))
+@pytest.mark.parametrize(("method", "workers"), [("voco", 2), ("pcrlv2", 0)])
+def test_resume_after_a_crash_continues_the_same_loss_curve(phantom_corpus, tmp_path, monkeypatch, method, workers):
+    straight = pretrain(_config(phantom_corpus, tmp_path / "straight", method, workers=workers))
     assert [r["step"] for r in straight.records] == [1, 2, 3, 4, 5, 6]
 
     calls = {"n": 0}
@@ -105,9 +106,9 @@ def test_resume_after_a_crash_continues_the_same_loss_curve(phantom_corpus, tmp_
 
     monkeypatch.setattr(RunLog, "stepped", crash_in_step_five)
     with pytest.raises(KeyboardInterrupt):
-        pretrain(_config(phantom_corpus, tmp_path / "crashed", method))
+        pretrain(_config(phantom_corpus, tmp_path / "crashed", method, workers=workers))
     monkeypatch.setattr(RunLog, "stepped", original)
-    resumed = pretrain(_config(phantom_corpus, tmp_path / "crashed", method, resume=True))
+    resumed = pretrain(_config(phantom_corpus, tmp_path / "crashed", method, workers=workers, resume=True))
     assert resumed.start_step == 3
     assert [r["step"] for r in resumed.records] == [4, 5, 6]
     for record in resumed.records:
@@ -115,15 +116,23 @@ def test_resume_after_a_crash_continues_the_same_loss_curve(phantom_corpus, tmp_
         for key in ("loss", "lr", "grad_norm"):
             assert record[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-6), (record["step"], key)
     logged = [json.loads(line)["step"] for line in (tmp_path / "crashed" / "train.jsonl").read_text().splitlines()]
-    assert logged == [1, 2, 3, 4, 4, 5, 6]  # step 4 was logged before the crash and again after the resume
+    assert logged == [1, 2, 3, 4, 5, 6]  # step 4, logged before the crash, was cut and logged again
 
 
 def test_a_run_refuses_to_overwrite_an_earlier_one_or_resume_with_other_options(phantom_corpus, tmp_path):
     pretrain(_config(phantom_corpus, tmp_path, steps=1))
     with pytest.raises(FileExistsError, match="--resume"):
         pretrain(_config(phantom_corpus, tmp_path, steps=2))
-    with pytest.raises(ValueError, match="same options"):
+    with pytest.raises(ValueError, match="same method, model and batch size"):
         pretrain(_config(phantom_corpus, tmp_path, steps=2, resume=True, batch_size=1))
+
+
+def test_a_resumed_run_takes_the_new_lr_and_steps(phantom_corpus, tmp_path):
+    pretrain(_config(phantom_corpus, tmp_path, steps=2, checkpoint_every=2))
+    longer = pretrain(_config(phantom_corpus, tmp_path, steps=4, resume=True, lr=1e-4, warmup_steps=0))
+    # cosine over the new total, from the new peak: step 3 uses lr(2) = 1e-4 * 0.5 * (1 + cos(pi * 2 / 4))
+    assert [r["step"] for r in longer.records] == [3, 4]
+    assert longer.records[0]["lr"] == pytest.approx(1e-4 * 0.5)
 
 
 def test_a_stream_started_at_step_n_yields_what_a_straight_one_yields_from_step_n(phantom_corpus):
@@ -140,12 +149,24 @@ def test_a_stream_started_at_step_n_yields_what_a_straight_one_yields_from_step_
     assert starts(4, 3) == straight[4:]
 
 
-def test_two_process_cpu_ddp_run(phantom_corpus, tmp_path):
+@pytest.mark.filterwarnings("ignore:This DataLoader will create 4 worker processes")
+def test_more_loader_streams_than_volumes_still_feed_every_batch_and_share_volumes_evenly(phantom_corpus):
+    dataset = RegionDataset(phantom_corpus, METHODS["voco"].sampler(TINY), seed=1)
+    assert len(dataset.entries) == 3
+    loader = iter(DataLoader(TrainingStream(dataset, batch_size=1), batch_size=None, num_workers=4, timeout=120))
+    seen = Counter(next(loader)["volume_id"][0] for _ in range(12))
+    assert sorted(seen.values()) == [4, 4, 4]  # 12 samples = 4 whole epochs of 3 volumes
+
+
+@pytest.mark.parametrize(("method", "batch", "workers"), [("voco", 1, 0), ("pcrlv2", 2, 1)])
+def test_two_process_cpu_ddp_run(phantom_corpus, tmp_path, method, batch, workers):
+    """Ends in sync: the run itself compares the ranks' weights at every checkpoint and fails if they differ."""
     out = tmp_path / "ddp"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "corpus.cli", "pretrain", "voco", "--corpus", phantom_corpus, "--out", str(out),
-        "--tiny", "--device", "cpu", "--steps", "3", "--batch-size", "1", "--workers", "0", "--log-every", "1",
+        "-m", "corpus.cli", "pretrain", method, "--corpus", phantom_corpus, "--out", str(out), "--tiny",
+        "--device", "cpu", "--steps", "3", "--batch-size", str(batch), "--workers", str(workers), "--log-every", "1",
+        "--checkpoint-every", "1",
     ]  # fmt: skip
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
@@ -173,6 +194,12 @@ def test_cli_pretrain_and_export(phantom_corpus, tmp_path):
     weights = torch.load(tmp_path / "e" / "encoder.pt", weights_only=True)
     final = torch.load(tmp_path / "run" / "export" / "encoder.pt", weights_only=True)
     assert weights.keys() == final.keys() and all(torch.equal(weights[k], final[k]) for k in weights)
+    foreign = tmp_path / "not-a-checkpoint.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    refused = runner.invoke(main, ["export", str(foreign), "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 1 and "not a ct-corpus training checkpoint" in refused.output
+    bf16 = runner.invoke(main, [*arguments[:4], "--out", str(tmp_path / "bf"), "--precision", "bf16"])
+    assert bf16.exit_code == 1 and "for CUDA" in bf16.output
     bad = runner.invoke(main, ["pretrain", "voco", "--corpus", phantom_corpus, "--grid", "4by4"])
     assert bad.exit_code == 2 and "--grid" in bad.output
     single = runner.invoke(main, [*arguments[:4], "--out", str(tmp_path / "one"), "--batch-size", "1"])
