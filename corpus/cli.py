@@ -177,8 +177,16 @@ def _demo_pretraining(out: Path) -> None:
 @click.option("--log-every", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(min=0), help="Loader processes.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "bf16", "fp32"]))
+@click.option(
+    "--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="auto: CUDA if any."
+)
+@click.option(
+    "--precision",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    help="auto: bf16 autocast on CUDA, fp32 on the CPU.",
+)
 @click.option("--mixture", type=click.Path(exists=True, dir_okay=False), help="Sources/splits/repeats TOML.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--synthetic-data", is_flag=True, help="Benchmark: repeat the first batch from memory.")
