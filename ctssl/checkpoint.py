@@ -29,6 +29,11 @@ def save(path: Path, state: dict[str, Any]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -36,7 +41,8 @@ def load(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 -- torch raises several types for foreign or broken files
-        raise ValueError(f"{path} is not a readable ct-corpus training checkpoint: {error}") from None
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path} is not a readable ct-corpus training checkpoint ({first_line})") from None
     missing = [key for key in KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise ValueError(f"{path} is not a ct-corpus training checkpoint: it lacks {', '.join(missing)}")

@@ -67,6 +67,15 @@ def broadcast(value: str, context: Context) -> str:
     return str(box[0])
 
 
+def all_true(flag: bool, context: Context) -> bool:
+    """True on every rank when ``flag`` is true on every rank: lets all ranks stop together."""
+    if context.world_size == 1:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=context.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item() == 1.0)
+
+
 def check_in_sync(model: torch.nn.Module, context: Context) -> None:
     """Raise when the ranks' weights differ: gradients were not averaged, and the run is not one run."""
     if context.world_size == 1:

@@ -28,14 +28,22 @@ def decide(out: Path, resume: bool, context: distributed.Context) -> bool:
     verdict = distributed.broadcast(verdict, context)
     if verdict and verdict != "resume":
         raise FileExistsError(verdict)
-    if verdict and not path.exists():
-        raise FileNotFoundError(f"Rank {context.rank} cannot see {path}: OUT must be on storage every node shares")
+    if verdict and not distributed.all_true(path.exists(), context):
+        raise FileNotFoundError(f"Some process cannot see {path}: OUT must be on storage every node shares")
     return verdict == "resume"
 
 
-def identity(method: str, model_options: dict[str, Any], batch_size: int) -> dict[str, Any]:
+def identity(
+    method: str, model_options: dict[str, Any], batch_size: int, optimizer: str, momentum: float
+) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: anything that shapes the weights or the optimizer state."""
-    return {"method": method, "model_options": model_options, "batch_size": batch_size}
+    return {
+        "method": method,
+        "model_options": model_options,
+        "batch_size": batch_size,
+        "optimizer_name": optimizer,
+        "momentum": momentum,
+    }
 
 
 def restore(
@@ -45,6 +53,7 @@ def restore(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     weight_decay: float,
+    announce: bool,
 ) -> int:
     """Load model, optimizer and RNG states; return the step reached.
 
@@ -53,23 +62,28 @@ def restore(
     workers, processes) is allowed but warned about: the run then leaves the sample order it had.
     """
     state = checkpoint.load(path)
-    saved = {key: state[key] for key in expected}
+    saved = {key: state.get(key) for key in expected}
     if saved != expected:
+        differ = {key: (saved[key], expected[key]) for key in expected if saved[key] != expected[key]}
         raise ValueError(
-            f"{path} was written with {saved}, this run asks for {expected}: "
-            "resume with the same method, model and batch size, or start a new --out"
+            f"{path} cannot be resumed with another {', '.join(differ)} (checkpoint, asked: {differ}); "
+            "resume with the same method, model, batch size and optimizer, or start a new --out"
         )
-    if state["stream"] != stream:
+    if state["stream"] != stream and announce:
         changed = sorted(key for key in stream if state["stream"].get(key) != stream[key])
-        print(
-            f"Resuming with other {', '.join(changed)}: the samples will not follow the earlier order", file=sys.stderr
-        )
+        note = f"Resuming with other {', '.join(changed)}: the samples will not follow the earlier order"
+        print(note, file=sys.stderr)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     for group in optimizer.param_groups:
         group["weight_decay"] = weight_decay
     checkpoint.restore_rng(state["rng"])
     return int(state["step"])
+
+
+def check_steps(reached: int, steps: int, path: Path) -> None:
+    if steps <= reached:
+        raise ValueError(f"{path} is at step {reached} already: pass --steps above {reached} to train longer")
 
 
 def state(

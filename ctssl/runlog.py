@@ -7,6 +7,8 @@ line: data wait = time blocked on the loader / wall time of those steps.
 from __future__ import annotations
 
 import json
+import math
+import os
 import resource
 import sys
 import time
@@ -53,8 +55,10 @@ class RunLog:
         """Drop logged lines beyond ``step``: a resumed run logs those steps again."""
         if self.path is None or not self.path.exists():
             return
-        lines = self.path.read_text().splitlines(keepends=True)
-        self.path.write_text("".join(line for line in lines if json.loads(line)["step"] <= step))
+        kept = [line for line in self.path.read_text().splitlines(keepends=True) if _step_of(line) <= step]
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        partial.write_text("".join(kept))
+        os.replace(partial, self.path)  # a crash now leaves the old log or the new one, whole
 
     def waited(self, seconds: float) -> None:
         self.window.data_wait += seconds
@@ -90,3 +94,11 @@ class RunLog:
             f"{record['steps_per_s']:.2f} steps/s  {record['samples_per_s']:.1f} samples/s  "
             f"data wait {100 * record['data_wait_fraction']:.0f}%  peak {record['peak_memory_bytes'] / GIB:.2f} GiB"
         )
+
+
+def _step_of(line: str) -> float:
+    """The step of a log line; a line cut short by a crash counts as beyond every step."""
+    try:
+        return float(json.loads(line)["step"]) if line.endswith("\n") else math.inf
+    except (ValueError, KeyError, TypeError):
+        return math.inf

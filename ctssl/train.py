@@ -64,11 +64,11 @@ class TrainConfig:
             raise ValueError(f"--optimizer must be adamw or sgd, got {filled['optimizer']!r}")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
-        minimum = METHODS[self.method].min_batch_size
+        minimum = METHODS[self.method].min_batch_size(self.model)
         if filled["batch_size"] < minimum:
             raise ValueError(
-                f"{self.method} needs a batch size of at least {minimum} per process, got {filled['batch_size']}: "
-                "its batch-norm layers need several samples to normalise over"
+                f"{self.method} with these crops needs a batch size of at least {minimum} per process, "
+                f"got {filled['batch_size']}: its batch-norm layers need several samples to normalise over"
             )
         return replace(self, **filled)
 
@@ -101,13 +101,18 @@ def _run(config: TrainConfig, method: Method, context: distributed.Context, stre
     model = method.build(config.model).to(context.device)
     optimizer = _optimizer(config, model)
     assert config.batch_size is not None and config.weight_decay is not None
-    identity = resume.identity(config.method, asdict(config.model), config.batch_size)
+    assert config.optimizer is not None
+    identity = resume.identity(
+        config.method, asdict(config.model), config.batch_size, config.optimizer, config.momentum
+    )
     stream_options = _stream_options(config, context)
     start_step = 0
     if resume.decide(config.out, config.resume, context):
+        path = config.out / CHECKPOINT
         start_step = resume.restore(
-            config.out / CHECKPOINT, identity, stream_options, model, optimizer, config.weight_decay
+            path, identity, stream_options, model, optimizer, config.weight_decay, announce=context.main
         )
+        resume.check_steps(start_step, config.steps, path)
     log = RunLog(config.out / "train.jsonl" if context.main else None, config.steps, stream)
     if context.main:
         _start_files(config, log, start_step, context)
@@ -161,7 +166,7 @@ def _step(
     optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()
     grad_norm = _clip(model, config.grad_clip)  # gradients are averaged over ranks: the same norm everywhere
-    _check_finite(float(terms["loss"].detach()), grad_norm, step + 1, config)
+    _check_finite(float(terms["loss"].detach()), grad_norm, step + 1, config, context)
     optimizer.step()
     update_teacher = getattr(model, "update_teacher", None)
     if update_teacher is not None:
@@ -180,8 +185,8 @@ def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 def _stream_options(config: TrainConfig, context: distributed.Context) -> dict[str, Any]:
     """What fixes the order of samples: resuming with other values is allowed, with a warning."""
     return {
-        "corpus": config.corpus,
-        "mixture": config.mixture,
+        "corpus": str(config.corpus),
+        "mixture": str(config.mixture) if config.mixture else None,
         "seed": config.seed,
         "workers": config.workers,
         "processes": context.world_size,
@@ -191,7 +196,8 @@ def _stream_options(config: TrainConfig, context: distributed.Context) -> dict[s
 def _start_files(config: TrainConfig, log: RunLog, start_step: int, context: distributed.Context) -> None:
     """config.json, the log cut back to the resumed step, and one line saying what starts."""
     config.out.mkdir(parents=True, exist_ok=True)
-    (config.out / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
+    name = f"config.resumed-at-{start_step}.json" if start_step else "config.json"  # the first one is kept
+    (config.out / name).write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
     log.truncate(start_step)
     where = f"{context.world_size} process(es) on {context.device.type}"
     print(
@@ -242,9 +248,9 @@ def _clip(model: nn.Module, max_norm: float | None) -> float:
     return float(torch.nn.utils.clip_grad_norm_(parameters, limit))
 
 
-def _check_finite(loss: float, grad_norm: float, step: int, config: TrainConfig) -> None:
-    """Stop before a non-finite update reaches the weights (or a checkpoint)."""
-    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+def _check_finite(loss: float, grad_norm: float, step: int, config: TrainConfig, context: distributed.Context) -> None:
+    """Stop every rank before a non-finite update reaches the weights (or a checkpoint)."""
+    if not distributed.all_true(math.isfinite(loss) and math.isfinite(grad_norm), context):
         raise FloatingPointError(
             f"Step {step} gave loss {loss} and gradient norm {grad_norm}; the weights were not updated. "
             f"Lower --lr (now {config.lr}) or set --grad-clip, then --resume from {config.out / CHECKPOINT}"

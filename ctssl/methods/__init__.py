@@ -60,7 +60,7 @@ class Method:
     # (batch, device, per-rank generator, generator shared by all ranks) -> model keyword arguments
     inputs: Callable[[dict[str, Any], torch.device, torch.Generator, torch.Generator], dict[str, Any]]
     find_unused_parameters: bool  # DDP: heads of scales not drawn this step get no gradient
-    min_batch_size: int  # per process
+    min_batch_size: Callable[[ModelOptions], int]  # per process
     export: Callable[[nn.Module, ModelOptions], tuple[dict[str, torch.Tensor], dict[str, Any]]]
 
 
@@ -123,7 +123,8 @@ METHODS = {
         sampler=lambda o: VoCoSampler(grid=o.grid, base=o.base_size, random_crops=o.random_crops),
         inputs=lambda batch, device, generator, shared: voco_inputs(batch, device, generator),
         find_unused_parameters=False,
-        min_batch_size=1,  # the projector's batch norm already sees n + k crops per sample
+        # The projector's batch norm sees the B * n bases and the B * k random crops apart: each needs two.
+        min_batch_size=lambda o: -(-2 // min(o.grid[0] * o.grid[1], o.random_crops)),
         export=_voco_export,
     ),
     "pcrlv2": Method(
@@ -135,7 +136,7 @@ METHODS = {
         find_unused_parameters=True,
         # With one sample the comparison head's batch norm sees only the two global views and
         # maps them to exact opposites (+-1 per channel), which makes every comparison meaningless.
-        min_batch_size=2,
+        min_batch_size=lambda o: 2,
         export=_pcrlv2_export,
     ),
 }

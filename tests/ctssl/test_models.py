@@ -58,7 +58,7 @@ def test_voco_bases_get_gradient_only_through_the_regularization():
         assert (inputs["bases"].grad.abs().sum() > 0) == reaches_bases
 
 
-def test_voco_teacher_follows_the_student_by_ema_and_gets_no_gradient():
+def test_voco_teacher_follows_the_student_by_ema_and_the_student_learns_through_both_logit_terms():
     torch.manual_seed(0)
     model = VoCo(feature_size=12, window_size=4, projection_dim=32, teacher_momentum=0.9)
     assert model.teacher is not None
