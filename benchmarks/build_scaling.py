@@ -17,12 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
+from common import phantom_nifti
 
 import corpus
 from corpus.build import build_corpus
-from corpus.phantom import affine_from, render
 from corpus.sources import discover
 from corpus.spec import BuildSpec
 
@@ -32,10 +30,7 @@ SHAPE, SPACING = (400, 400, 160), (0.8, 0.8, 2.0)
 def make_inputs(folder: Path, count: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for number in range(count):
-        path = folder / f"chest{number:03d}.nii.gz"
-        if not path.exists():
-            affine = affine_from(SPACING, np.diag([-1.0, -1.0, 1.0]), (0, 0, 10 * number), SHAPE)
-            nib.save(nib.Nifti1Image(np.rint(render(affine, SHAPE, seed=number)).astype(np.int16), affine), path)
+        phantom_nifti(folder / f"chest{number:03d}.nii.gz", SPACING, SHAPE, 10.0 * number, seed=number)
 
 
 def timed_build(inputs: Path, out: Path, workers: int) -> tuple[float, dict[str, str]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
 
@@ -25,3 +27,16 @@ def aligned_difference(a: np.ndarray, origin_a: np.ndarray, b: np.ndarray, origi
     part_a = a[tuple(slice(i, j) for i, j in zip(start, stop, strict=True))].astype(np.float64)
     part_b = b[tuple(slice(i - o, j - o) for i, j, o in zip(start, stop, offset, strict=True))]
     return float(np.mean(np.abs(part_a - part_b)))
+
+
+def phantom_nifti(
+    path: Path, spacing: tuple[float, ...], shape: tuple[int, ...], centre_z: float, seed: int, lps: bool = True
+) -> Path:
+    """A generated int16 torso ``.nii.gz`` (LPS axes like most scanners' exports), written once and reused."""
+    from corpus.phantom import affine_from, render
+
+    if not path.exists():
+        rotation = np.diag([-1.0, -1.0, 1.0]) if lps else np.eye(3)
+        affine = affine_from(spacing, rotation, (0.0, 0.0, centre_z), shape)
+        nib.save(nib.Nifti1Image(np.rint(render(affine, shape, seed=seed)).astype(np.int16), affine), path)
+    return path

@@ -23,10 +23,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import zarr
-from common import aligned_difference, best_of
+from common import aligned_difference, best_of, phantom_nifti
 
 from corpus.ingest import ingest_input
-from corpus.phantom import affine_from, render
 from corpus.sources import InputItem
 from corpus.spec import BuildSpec
 
@@ -38,11 +37,7 @@ def inputs(work: Path, large: int) -> list[Path]:
     found = sorted(SHARED.glob("*.nii.gz")) if SHARED.is_dir() else []
     work.mkdir(parents=True, exist_ok=True)
     for number in range(large):
-        path = work / f"large{number}.nii.gz"
-        if not path.exists():
-            affine = affine_from(LARGE_SPACING, np.diag([-1.0, -1.0, 1.0]), (0, 0, 30 * number), LARGE_SHAPE)
-            nib.save(nib.Nifti1Image(np.rint(render(affine, LARGE_SHAPE, seed=number)).astype(np.int16), affine), path)
-        found.append(path)
+        found.append(phantom_nifti(work / f"large{number}.nii.gz", LARGE_SPACING, LARGE_SHAPE, 30.0 * number, number))
     return found
 
 

@@ -30,13 +30,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
-from common import aligned_difference
+from common import aligned_difference, phantom_nifti
 
 import corpus
 from corpus.build import build_corpus
-from corpus.phantom import affine_from, render
 from corpus.sources import discover
 from corpus.spec import BuildSpec
 from ctssl.data import RegionDataset
@@ -50,15 +48,10 @@ SOURCE_SHAPE, SOURCE_SPACING = (512, 512, 240), (0.75, 0.75, 1.25)
 
 def make_inputs(folder: Path, count: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for number in range(count):
-        path = folder / f"ct{number}.nii.gz"
-        if not path.exists():
-            affine = affine_from(SOURCE_SPACING, np.diag([-1.0, -1.0, 1.0]), (0, 0, -20 + 20 * number), SOURCE_SHAPE)
-            hu = np.rint(render(affine, SOURCE_SHAPE, seed=number)).astype(np.int16)
-            nib.save(nib.Nifti1Image(hu, affine), path)
-        paths.append(path)
-    return paths
+    return [
+        phantom_nifti(folder / f"ct{n}.nii.gz", SOURCE_SPACING, SOURCE_SHAPE, -20.0 + 20.0 * n, seed=n)
+        for n in range(count)
+    ]
 
 
 def monai_transforms(cache_only: bool) -> list[object]:

@@ -24,12 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
-import numpy as np
 import torch
+from common import phantom_nifti
 
 from corpus.build import build_corpus
-from corpus.phantom import affine_from, render
 from corpus.sources import discover
 from corpus.spec import BuildSpec
 from ctssl.methods import METHODS
@@ -41,10 +39,7 @@ def make_corpus(work: Path, volumes: int) -> str:
     inputs, out = work / "nifti", work / "corpus"
     inputs.mkdir(parents=True, exist_ok=True)
     for number in range(volumes):
-        path = inputs / f"torso{number}.nii.gz"
-        if not path.exists():
-            affine = affine_from((1.5, 1.5, 1.5), np.eye(3), (0.0, 0.0, 30.0 * number - 40.0), SHAPE)
-            nib.save(nib.Nifti1Image(np.rint(render(affine, SHAPE, seed=number)).astype(np.int16), affine), path)
+        phantom_nifti(inputs / f"torso{number}.nii.gz", (1.5, 1.5, 1.5), SHAPE, 30.0 * number - 40.0, number, lps=False)
     if not out.exists():
         build_corpus(discover([inputs], []), str(out), BuildSpec(), progress=False)
     return str(out)
