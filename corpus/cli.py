@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from corpus.errors import CorpusError, SpecError
+from ctssl.defaults import TINY, per_method
+from ctssl.defaults import ModelOptions as _ModelOptions
 
 if TYPE_CHECKING:
     from corpus.build import BuildPlan, BuildReport
     from corpus.spec import BuildSpec
 
 EXIT_FATAL = 1
+PAPER = _ModelOptions()  # the papers' model options, shown in --help
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,14 +168,20 @@ def _demo_pretraining(out: Path) -> None:
 @click.option("--corpus", "corpus_url", required=True, help="Corpus folder or URL built by `corpus build`.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder: logs, checkpoints, export. [runs/METHOD]")
 @click.option("--steps", default=100_000, show_default=True, type=click.IntRange(min=1), help="Optimizer steps.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Samples per step per process. [voco 4, pcrlv2 32]")
-@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), help="[voco adamw, pcrlv2 sgd]")
-@click.option("--lr", type=float, help="Peak learning rate. [voco 1e-3, pcrlv2 1e-2]")
-@click.option("--weight-decay", type=float, help="[voco 1e-2, pcrlv2 1e-5]")
 @click.option(
-    "--warmup-steps", type=click.IntRange(min=0), help="Linear warmup before cosine decay. [voco 100, pcrlv2 0]"
+    "--batch-size", type=click.IntRange(min=1), help=f"Samples per step per process. {per_method('batch_size')}"
 )
-@click.option("--grad-clip", type=click.FloatRange(min=0), help="Max gradient norm, 0 = off. [voco 1, pcrlv2 0]")
+@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), help=per_method("optimizer"))
+@click.option("--lr", type=float, help=f"Peak learning rate. {per_method('lr')}")
+@click.option("--weight-decay", type=float, help=per_method("weight_decay"))
+@click.option(
+    "--warmup-steps",
+    type=click.IntRange(min=0),
+    help=f"Linear warmup before cosine decay. {per_method('warmup_steps')}",
+)
+@click.option(
+    "--grad-clip", type=click.FloatRange(min=0), help=f"Max gradient norm, 0 = off. {per_method('grad_clip')}"
+)
 @click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(min=1))
 @click.option("--log-every", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(min=0), help="Loader processes.")
@@ -191,11 +200,13 @@ def _demo_pretraining(out: Path) -> None:
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--synthetic-data", is_flag=True, help="Benchmark: repeat the first batch from memory.")
 @click.option("--tiny", is_flag=True, help="A CPU-sized model and crops (demo, smoke tests); not for real runs.")
-@click.option("--feature-size", type=click.IntRange(min=12), help="VoCo SwinUNETR feature size. [48]")
+@click.option(
+    "--feature-size", type=click.IntRange(min=12), help=f"VoCo SwinUNETR feature size. [{PAPER.feature_size}]"
+)
 @click.option("--swin-v2", is_flag=True, default=None, help="VoCo: SwinUNETR v2 blocks.")
 @click.option("--teacher-momentum", type=click.FloatRange(0, 1), help="VoCo: momentum-teacher variant (e.g. 0.9).")
-@click.option("--grid", help="VoCo bases per region, e.g. 4x4. [4x4]")
-@click.option("--widths", help="PCRLv2 nsUNet encoder widths. [32,64,128,256,512]")
+@click.option("--grid", help="VoCo bases per region, e.g. 3x3. [{}x{}]".format(*PAPER.grid))
+@click.option("--widths", help="PCRLv2 nsUNet encoder widths. [{}]".format(",".join(map(str, PAPER.widths))))
 def pretrain(
     method: str,
     corpus_url: str,
@@ -214,7 +225,6 @@ def pretrain(
     and, at the end, OUT/export/encoder.pt for fine-tuning.
     """
     try:
-        from ctssl.methods import TINY, ModelOptions
         from ctssl.train import TrainConfig, pretrain
     except ImportError as error:
         raise click.UsageError(
@@ -226,7 +236,7 @@ def pretrain(
         changes["widths"] = _int_tuple(widths, ",", 5, "--widths") if widths else None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    model = replace(TINY if tiny else ModelOptions(), **{k: v for k, v in changes.items() if v is not None})
+    model = replace(TINY if tiny else PAPER, **{k: v for k, v in changes.items() if v is not None})
     synthetic = options.pop("synthetic_data")
     config = TrainConfig(method, corpus_url, out or Path("runs") / method, model=model, synthetic=synthetic, **options)
     try:

@@ -1,6 +1,6 @@
 """The two pre-training methods behind one interface the training loop drives.
 
-A method knows its paper defaults, builds its model and crop sampler from the
+A method knows its paper defaults (ctssl.defaults), builds its model and crop sampler from the
 run's options, turns a loader batch into the model's inputs on the device, and
 exports the pre-trained encoder for fine-tuning.
 """
@@ -14,41 +14,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from ctssl.defaults import DEFAULTS, TINY, Defaults, ModelOptions
 from ctssl.methods.pcrlv2 import PCRLv2, pcrlv2_inputs
 from ctssl.methods.voco import VoCo, voco_inputs
 from ctssl.models.nsunet import NonSkipUNet
 from ctssl.samplers.base import Sampler
 from ctssl.samplers.subcrop import SubCropSampler
 from ctssl.samplers.voco import VoCoSampler
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """Architecture and crop options; defaults are the papers'. Tests and the demo shrink them."""
-
-    feature_size: int = 48  # VoCo: SwinUNETR feature size
-    use_v2: bool = False  # VoCo: SwinUNETR v2 (residual conv blocks in every stage)
-    window_size: int = 7  # VoCo: Swin attention window (SwinUNETR's default)
-    projection_dim: int = 2048  # VoCo projector output
-    regularization_weight: float = 1.0  # VoCo lambda (Eq. 7)
-    teacher_momentum: float | None = None  # VoCo momentum-teacher variant when set (released code: 0.9)
-    grid: tuple[int, int] = (4, 4)  # VoCo bases per region, x by y
-    base_size: tuple[int, int, int] = (64, 64, 64)  # VoCo base and random crop size, voxels
-    random_crops: int = 4  # VoCo k
-    widths: tuple[int, int, int, int, int] = (32, 64, 128, 256, 512)  # PCRLv2 nsUNet encoder widths
-    local_views: int = 6  # PCRLv2 local views per sample
-
-
-@dataclass(frozen=True)
-class Defaults:
-    """Optimisation defaults from each paper's implementation details."""
-
-    optimizer: str
-    lr: float
-    weight_decay: float
-    warmup_steps: int
-    batch_size: int
-    grad_clip: float
 
 
 @dataclass(frozen=True)
@@ -118,7 +90,7 @@ def _pcrlv2_export(model: nn.Module, options: ModelOptions) -> tuple[dict[str, t
 METHODS = {
     "voco": Method(
         name="voco",
-        defaults=Defaults(optimizer="adamw", lr=1e-3, weight_decay=1e-2, warmup_steps=100, batch_size=4, grad_clip=1.0),
+        defaults=DEFAULTS["voco"],
         build=_voco_model,
         sampler=lambda o: VoCoSampler(grid=o.grid, base=o.base_size, random_crops=o.random_crops),
         inputs=lambda batch, device, generator, shared: voco_inputs(batch, device, generator),
@@ -129,7 +101,7 @@ METHODS = {
     ),
     "pcrlv2": Method(
         name="pcrlv2",
-        defaults=Defaults(optimizer="sgd", lr=1e-2, weight_decay=1e-5, warmup_steps=0, batch_size=32, grad_clip=0.0),
+        defaults=DEFAULTS["pcrlv2"],
         build=lambda o: PCRLv2(o.widths),
         sampler=lambda o: SubCropSampler(local_views=o.local_views),
         inputs=_pcrlv2_inputs,
@@ -142,14 +114,4 @@ METHODS = {
 }
 
 
-# Small enough for a CPU: the demo's few steps and the tests. Not for real pre-training.
-TINY = ModelOptions(
-    feature_size=12,
-    window_size=4,
-    projection_dim=64,
-    grid=(2, 2),
-    base_size=(32, 32, 32),
-    random_crops=2,
-    widths=(8, 16, 32, 64, 128),
-    local_views=2,
-)
+__all__ = ["DEFAULTS", "METHODS", "TINY", "Defaults", "Method", "ModelOptions"]
