@@ -18,7 +18,7 @@ from corpus.readers.dicom_headers import read_headers
 from corpus.readers.volume import LPS_TO_RAS
 from corpus.sources import discover
 from corpus.spec import BuildSpec
-from tests.test_geometry import MARKERS, marker_centroid
+from tests.corpus.preprocess.test_geometry import MARKERS, marker_centroid
 
 # Planted in every patient/study tag by the privacy test; none may reach the corpus.
 PHI = {

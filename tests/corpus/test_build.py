@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
 import corpus
-from corpus.cli import main
-from corpus.phantom import affine_from, render
 from corpus.readers.metaimage import write_metaimage
-from tests.conftest import save_nifti
+from tests.corpus.conftest import run, small_phantom
 
 REQUIRED_COLUMNS = [
     *[
@@ -34,35 +30,6 @@ REQUIRED_COLUMNS = [
     *["input_format", "modality", "shape_in", "spacing_in", "hu_p01", "hu_p50", "hu_p99", "body_bbox", "body_fraction"],
     *["stored_bytes", "checksum", "spec_hash", "subject_key", "series_key"],
 ]
-
-
-def small_phantom(
-    spacing: tuple[float, float, float] = (2.0, 2.0, 3.0), seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    shape = (60, 50, 20)
-    affine = affine_from(spacing, np.eye(3), (0.0, 0.0, 0.0), shape)
-    return np.rint(render(affine, shape, seed=seed)).astype(np.int16), affine
-
-
-@pytest.fixture
-def inputs(tmp_path: Path) -> Path:
-    """A folder as users have them: good volumes, broken ones, and clutter."""
-    folder = tmp_path / "scans"
-    (folder / "sub").mkdir(parents=True)
-    array, affine = small_phantom()
-    save_nifti(folder / "good.nii.gz", array, affine)
-    write_metaimage(folder / "sub" / "good2.mhd", *small_phantom((1.5, 1.5, 2.5), seed=1))
-    (folder / "empty.nii.gz").write_bytes(b"")
-    good = (folder / "good.nii.gz").read_bytes()
-    (folder / "truncated.nii.gz").write_bytes(good[: len(good) // 3])
-    (folder / "notes.nii").write_text("not an image")
-    (folder / "README.txt").write_text("clutter that is not an input")
-    return folder
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
 
 
 def test_bad_inputs_become_failed_rows_and_the_build_goes_on(inputs, tmp_path):
@@ -220,14 +187,6 @@ def test_shards_roll_over(inputs, tmp_path):
     assert all(opened.read(v).size for v in opened.volume_ids)
 
 
-def test_importing_corpus_does_not_import_torch():
-    import subprocess
-    import sys
-
-    code = "import sys, corpus, corpus.build, corpus.cli; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 def test_a_volume_id_stored_by_an_earlier_build_is_not_taken_twice(inputs, tmp_path):
     out = str(tmp_path / "c")
     run("build", str(inputs / "good.nii.gz"), "--out", out)
@@ -239,17 +198,3 @@ def test_a_volume_id_stored_by_an_earlier_build_is_not_taken_twice(inputs, tmp_p
     assert opened.volume_ids == ["scans-good"]
     row = next(r for r in opened.manifest.to_pylist() if r["status"] == "ok")
     assert row["input_path"] == "good.nii.gz"
-
-
-def test_dry_run_estimates_the_voxels_the_build_stores(inputs, tmp_path):
-    from corpus.sources import discover
-    from corpus.sources.estimate import target_voxels
-    from corpus.spec import BuildSpec
-
-    estimates = {item.relpath: target_voxels(item, BuildSpec().spacing) for item in discover([inputs], [])}
-    run("build", str(inputs), "--out", str(tmp_path / "c"))
-    for row in corpus.open(str(tmp_path / "c")).manifest.to_pylist():
-        if row["status"] == "ok":
-            stored = int(np.prod(row["shape"]))
-            assert abs(estimates[row["input_path"]] - stored) / stored < 0.1, row["input_path"]
-    assert estimates["empty.nii.gz"] == 0  # unreadable headers estimate nothing
