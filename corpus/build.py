@@ -34,7 +34,7 @@ from corpus.sources import InputItem
 from corpus.sources.estimate import target_voxels
 from corpus.spec import BuildSpec
 from corpus.store.journal import Journal, recover
-from corpus.store.layout import LOGS, MANIFEST, SHARDS, shard_folder, shard_index, shard_name
+from corpus.store.layout import LOGS, MANIFEST, SHARDS, build_log, shard_folder, shard_index, shard_name
 from corpus.store.location import Location
 from corpus.store.lock import BuildLock
 from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, read_manifest
@@ -228,8 +228,8 @@ def _build_log(location: Location) -> Iterator[str | None]:
         yield None
         return
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    location.fs.makedirs(location.path(LOGS), exist_ok=True)
-    path = location.path(LOGS, f"build-{stamp}.log")
+    location.makedirs(LOGS)
+    path = location.path(LOGS, build_log(stamp))
     with _worker_log(path):
         yield path
 

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from corpus.store.arrays import checksum
 from corpus.store.journal import pending
-from corpus.store.layout import SHARDS, shard_index
+from corpus.store.layout import SHARDS, shard_index, shard_of_folder
 from corpus.store.reader import Corpus
 
 
@@ -68,5 +68,5 @@ def _arrays_on_disk(opened: Corpus) -> list[tuple[str, str]]:
         if shard_index(name) is None:
             continue
         group = zarr.open_group(opened.location.zarr_store(SHARDS, name, read_only=True), mode="r")
-        found.extend((name.removesuffix(".zarr"), volume_id) for volume_id in group.group_keys())
+        found.extend((shard_of_folder(name), volume_id) for volume_id in group.group_keys())
     return found

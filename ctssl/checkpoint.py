@@ -6,7 +6,6 @@ objects), so it loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -14,26 +13,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from corpus.store.atomic import write_file_atomic
+
 KEYS = ("step", "method", "model_options", "batch_size", "stream", "model", "optimizer", "rng")
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``.
+    """Write atomically (temporary file, fsync, rename, fsync of the folder).
 
     A crash at any moment leaves either the previous checkpoint or the new one, never half of one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("wb") as handle:
-        torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a power cut
-    finally:
-        os.close(directory)
+    write_file_atomic(path, lambda handle: torch.save(state, handle))
 
 
 def load(path: Path) -> dict[str, Any]:

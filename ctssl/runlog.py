@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import resource
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import torch
+
+from corpus.store.atomic import write_bytes_atomic
 
 GIB = 1024**3
 
@@ -56,9 +57,7 @@ class RunLog:
         if self.path is None or not self.path.exists():
             return
         kept = [line for line in self.path.read_text().splitlines(keepends=True) if _step_of(line) <= step]
-        partial = self.path.with_name(f".{self.path.name}.partial")
-        partial.write_text("".join(kept))
-        os.replace(partial, self.path)  # a crash now leaves the old log or the new one, whole
+        write_bytes_atomic(self.path, "".join(kept).encode())  # a crash leaves the old log or the new one, whole
 
     def waited(self, seconds: float) -> None:
         self.window.data_wait += seconds

@@ -17,12 +17,20 @@ from typing import Any
 import zarr
 
 from corpus.faults import crash_point
-from corpus.store.layout import MANIFEST, SHARDS, part_file, shard_folder, shard_index, shard_name
+from corpus.store.layout import (
+    MANIFEST,
+    SHARDS,
+    WORK,
+    is_journal_entry,
+    journal_entry,
+    part_file,
+    shard_folder,
+    shard_index,
+    shard_name,
+)
 from corpus.store.location import Location
 from corpus.store.manifest import STATUS_OK, write_part
 from corpus.store.thumbnails import write_thumbnails
-
-WORK = "_work"
 
 
 class Journal:
@@ -34,12 +42,12 @@ class Journal:
         encoded = {k: base64.b64encode(v).decode() for k, v in (thumbnails or {}).items()}
         entry = json.dumps({"row": row, "thumbnails": encoded}, default=_plain).encode()
         number = len(self.location.list_names(WORK, self.folder))
-        self.location.write_atomic(entry, WORK, self.folder, f"{number:06d}.json")
+        self.location.write_atomic(entry, WORK, self.folder, journal_entry(number))
 
     def entries(self) -> list[tuple[dict[str, Any], dict[str, bytes]]]:
         found = []
         for name in self.location.list_names(WORK, self.folder):
-            if name.endswith(".json"):
+            if is_journal_entry(name):
                 entry = json.loads(self.location.read_bytes(WORK, self.folder, name))
                 thumbs = {k: base64.b64decode(v) for k, v in entry["thumbnails"].items()}
                 found.append((entry["row"], thumbs))
@@ -56,7 +64,7 @@ class Journal:
             crash_point("between_parts")
             write_part(self.location, self.index, rows)
             crash_point("after_commit")
-        self.location.fs.rm(self.location.path(WORK, self.folder), recursive=True)
+        self.location.remove_tree(WORK, self.folder)
         return rows
 
 
@@ -75,7 +83,7 @@ def recover(location: Location) -> list[dict[str, Any]]:
     for name in location.list_names(WORK):  # journals of shards that did commit: leftovers
         committed = shard_index(name)
         if committed is not None and location.exists(MANIFEST, part_file(committed)):
-            location.fs.rm(location.path(WORK, name), recursive=True)
+            location.remove_tree(WORK, name)
     return rows
 
 

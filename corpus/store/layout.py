@@ -6,7 +6,12 @@ FORMAT_VERSION = 1
 CORPUS_JSON = "corpus.json"
 SHARDS = "shards"
 MANIFEST = "manifest"
+THUMBNAILS = "thumbnails"
 LOGS = "logs"
+WORK = "_work"  # the build lock and the journals of shards in progress
+LOCK = "lock"
+_SHARD_FOLDER_SUFFIX = ".zarr"
+_JOURNAL_ENTRY_SUFFIX = ".json"
 
 
 def shard_name(index: int) -> str:
@@ -14,11 +19,25 @@ def shard_name(index: int) -> str:
 
 
 def shard_folder(index: int) -> str:
-    return f"{shard_name(index)}.zarr"
+    return folder_of_shard(shard_name(index))
+
+
+def folder_of_shard(name: str) -> str:
+    """``shard-00012`` (the manifest's ``shard``) -> ``shard-00012.zarr`` (its folder under shards/)."""
+    return f"{name}{_SHARD_FOLDER_SUFFIX}"
+
+
+def shard_of_folder(folder: str) -> str:
+    return folder.removesuffix(_SHARD_FOLDER_SUFFIX)
 
 
 def part_file(index: int) -> str:
+    """The manifest part (and thumbnails part) of shard ``index``."""
     return f"part-{index:05d}.parquet"
+
+
+def is_part_file(name: str) -> bool:
+    return name.endswith(".parquet") and shard_index(name) is not None
 
 
 def shard_index(name: str) -> int | None:
@@ -28,3 +47,17 @@ def shard_index(name: str) -> int | None:
     if prefix in ("shard", "part") and digits.isdigit():
         return int(digits)
     return None
+
+
+def journal_entry(number: int) -> str:
+    """The ``number``-th input recorded in a shard's journal folder (_work/shard-NNNNN/)."""
+    return f"{number:06d}{_JOURNAL_ENTRY_SUFFIX}"
+
+
+def is_journal_entry(name: str) -> bool:
+    return name.endswith(_JOURNAL_ENTRY_SUFFIX) and name[: -len(_JOURNAL_ENTRY_SUFFIX)].isdigit()
+
+
+def build_log(stamp: str) -> str:
+    """The log file (under logs/) of the build started at ``stamp``."""
+    return f"build-{stamp}.log"

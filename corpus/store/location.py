@@ -1,7 +1,12 @@
-"""Where a corpus lives: a local folder or any fsspec URL, and atomic writes there."""
+"""Where a corpus lives: a local folder or any fsspec URL, and the only way the package touches it.
+
+Every path below the root is given as parts relative to it, with the names
+from :mod:`corpus.store.layout`.
+"""
 
 from __future__ import annotations
 
+import os
 import posixpath
 import uuid
 
@@ -10,37 +15,75 @@ import zarr
 from fsspec.implementations.local import LocalFileSystem
 from zarr.abc.store import Store
 
+from corpus.store.atomic import write_bytes_atomic
+
 
 class Location:
-    """A corpus root; every path below it is given as parts relative to the root."""
+    """A corpus root: exists, list, read, atomic write, exclusive create, remove, zarr stores."""
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
-        self.is_local = isinstance(self.fs, LocalFileSystem)
+        self._fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.is_local = isinstance(self._fs, LocalFileSystem)
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
 
     def exists(self, *parts: str) -> bool:
-        return bool(self.fs.exists(self.path(*parts)))
+        return bool(self._fs.exists(self.path(*parts)))
 
     def list_names(self, *parts: str) -> list[str]:
         """Names directly inside a folder, sorted; empty when it does not exist."""
         if not self.exists(*parts):
             return []
-        return sorted(posixpath.basename(p.rstrip("/")) for p in self.fs.ls(self.path(*parts), detail=False))
+        return sorted(posixpath.basename(p.rstrip("/")) for p in self._fs.ls(self.path(*parts), detail=False))
 
     def read_bytes(self, *parts: str) -> bytes:
-        return bytes(self.fs.cat_file(self.path(*parts)))
+        return bytes(self._fs.cat_file(self.path(*parts)))
+
+    def makedirs(self, *parts: str) -> None:
+        self._fs.makedirs(self.path(*parts), exist_ok=True)
 
     def write_atomic(self, data: bytes, *parts: str) -> None:
         """Write a file so readers see the old state or the whole new one, never a part."""
+        if self.is_local:
+            write_bytes_atomic(self.path(*parts), data)
+            return
         final = self.path(*parts)
-        self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
+        self._fs.makedirs(posixpath.dirname(final), exist_ok=True)
         temporary = f"{final}.tmp-{uuid.uuid4().hex}"
-        self.fs.pipe_file(temporary, data)
-        self.fs.mv(temporary, final)
+        try:
+            self._fs.pipe_file(temporary, data)
+            self._fs.mv(temporary, final)
+        except BaseException:
+            if self._fs.exists(temporary):
+                self._fs.rm(temporary)
+            raise
+
+    def create_exclusive(self, data: bytes, *parts: str) -> None:
+        """Create a file that must not exist yet, else FileExistsError.
+
+        Atomic on a local disk (O_EXCL: of two callers exactly one succeeds); on
+        object stores, which have no such primitive, a check before the write.
+        """
+        path = self.path(*parts)
+        self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        if not self.is_local:
+            if self._fs.exists(path):
+                raise FileExistsError(path)
+            self._fs.pipe_file(path, data)
+            return
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+
+    def remove(self, *parts: str) -> None:
+        """Remove one file."""
+        self._fs.rm(self.path(*parts))
+
+    def remove_tree(self, *parts: str) -> None:
+        """Remove a folder and everything in it."""
+        self._fs.rm(self.path(*parts), recursive=True)
 
     def zarr_store(self, *parts: str, read_only: bool = False) -> Store:
         if self.is_local:

@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from corpus.errors import CorpusFormatError
-from corpus.store.journal import WORK
+from corpus.store.layout import LOCK, WORK
 from corpus.store.location import Location
-
-LOCK = "lock"
 
 
 class BuildLock:
@@ -31,16 +29,15 @@ class BuildLock:
                 f"Another build holds {self.path} (pid {holder.get('pid')} on {holder.get('host')}, since "
                 f"{holder.get('started')}). Wait for it; if it is gone from another machine, delete that file."
             )
-        self.location.fs.makedirs(self.location.path(WORK), exist_ok=True)
         mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": datetime.now(UTC).isoformat()}
         if holder is not None:
-            self.location.fs.rm(self.path)  # stale: its process is gone
+            self.location.remove(WORK, LOCK)  # stale: its process is gone
         self._create(json.dumps(mine).encode())
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         if self.location.exists(WORK, LOCK):
-            self.location.fs.rm(self.path)
+            self.location.remove(WORK, LOCK)
 
     def _holder(self) -> dict[str, object] | None:
         if not self.location.exists(WORK, LOCK):
@@ -52,15 +49,10 @@ class BuildLock:
         return holder
 
     def _create(self, data: bytes) -> None:
-        if not self.location.is_local:
-            self.location.fs.pipe_file(self.path, data)
-            return
-        try:  # O_EXCL: of two builds starting together, exactly one gets here
-            descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        try:  # of two builds starting together, exactly one gets here
+            self.location.create_exclusive(data, WORK, LOCK)
         except FileExistsError:
             raise CorpusFormatError(f"Another build took {self.path} a moment ago; try again later") from None
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
 
 
 def _stale(holder: dict[str, object]) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus.store.layout import MANIFEST, part_file, shard_index
+from corpus.store.layout import MANIFEST, is_part_file, part_file
 from corpus.store.location import Location
 
 STATUS_OK, STATUS_SKIPPED, STATUS_FAILED = "ok", "skipped", "failed"
@@ -70,7 +70,7 @@ def write_part(location: Location, index: int, rows: list[dict[str, Any]]) -> No
 
 def read_manifest(location: Location) -> pa.Table:
     """All committed rows; when an input (source, input_path) appears in several parts the newest wins."""
-    names = [n for n in location.list_names(MANIFEST) if n.endswith(".parquet") and shard_index(n) is not None]
+    names = [name for name in location.list_names(MANIFEST) if is_part_file(name)]
     tables = [pq.read_table(io.BytesIO(location.read_bytes(MANIFEST, name)), schema=SCHEMA) for name in names]
     if not tables:
         return SCHEMA.empty_table()

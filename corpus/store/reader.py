@@ -12,7 +12,7 @@ import zarr
 
 from corpus.errors import CorpusError
 from corpus.spec import BuildSpec
-from corpus.store.layout import SHARDS
+from corpus.store.layout import SHARDS, folder_of_shard
 from corpus.store.location import Location
 from corpus.store.manifest import STATUS_OK, read_manifest
 from corpus.store.meta import read_meta
@@ -51,7 +51,7 @@ class Corpus:
         if volume_id not in self._stored:
             raise CorpusError(f"No stored volume {volume_id!r} in {self.location.url}; see .volume_ids")
         shard, path = self._stored[volume_id]
-        store = self.location.zarr_store(SHARDS, f"{shard}.zarr", read_only=True)
+        store = self.location.zarr_store(SHARDS, folder_of_shard(shard), read_only=True)
         self._arrays[volume_id] = zarr.open_array(store, path=path, mode="r")
         return self._arrays[volume_id]
 

@@ -16,10 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from corpus.store.layout import part_file
+from corpus.store.layout import THUMBNAILS, is_part_file, part_file
 from corpus.store.location import Location
 
-THUMBNAILS = "thumbnails"
 VIEWS = ("axial", "coronal", "sagittal")
 _WINDOW = (-1000.0, 1000.0)
 _LONGEST = 128
@@ -61,7 +60,7 @@ def read_thumbnails(location: Location, volume_ids: Sequence[str]) -> dict[str, 
     wanted = set(volume_ids)
     found: dict[str, dict[str, bytes]] = {}
     for name in location.list_names(THUMBNAILS):
-        if not name.endswith(".parquet") or not wanted - set(found):
+        if not is_part_file(name) or not wanted - set(found):
             continue
         table = pq.read_table(io.BytesIO(location.read_bytes(THUMBNAILS, name)))
         for row in table.to_pylist():
