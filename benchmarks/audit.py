@@ -25,7 +25,7 @@ from corpus.report_html import render_html
 from corpus.spec import BuildSpec
 from corpus.stats import audit
 from corpus.store.location import Location
-from corpus.store.manifest import write_part
+from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, write_part
 from corpus.store.meta import ensure_meta
 
 ROWS_PER_PART = 2000
@@ -43,14 +43,20 @@ def synthesize(out: Path, rows: int, seed: int = 0) -> None:
         write_part(location, part, [_row(rng, start + i, spec.hash()) for i in range(count)])
 
 
+def _reason(rng: np.random.Generator, status: str) -> str:
+    if status == STATUS_OK:
+        return ""
+    return "localizer" if status == STATUS_SKIPPED else str(rng.choice(REASONS))
+
+
 def _row(rng: np.random.Generator, index: int, spec_hash: str) -> dict[str, object]:
-    status = rng.choice(["ok", "skipped", "failed"], p=[0.95, 0.03, 0.02])
+    status = str(rng.choice([STATUS_OK, STATUS_SKIPPED, STATUS_FAILED], p=[0.95, 0.03, 0.02]))
     row: dict[str, object] = {
         "volume_id": f"v{index:07d}",
         "source": SOURCES[index % len(SOURCES)],
         "split": "train",
         "status": status,
-        "reason": "" if status == "ok" else ("localizer" if status == "skipped" else str(rng.choice(REASONS))),
+        "reason": _reason(rng, status),
         "message": "",
         "input_path": f"case{index}.nii.gz",
         "input_format": "nifti",
@@ -58,7 +64,7 @@ def _row(rng: np.random.Generator, index: int, spec_hash: str) -> dict[str, obje
         "spec_hash": spec_hash,
         "series_key": f"s{index}",
     }
-    if status == "ok":
+    if status == STATUS_OK:
         xy, z = float(rng.uniform(0.5, 1.0)), float(rng.choice([0.625, 1.0, 1.25, 2.5, 5.0]))
         shape_in = [512, 512, int(rng.integers(40, 900))]
         shape = [int(512 * xy / 1.5), int(512 * xy / 1.5), int(shape_in[2] * z / 1.5)]
@@ -93,7 +99,7 @@ def main() -> None:
         "audit_s": round(audit_seconds, 2),
         "html_s": round(html_seconds, 2),
         "html_bytes": len(page),
-        "stored_volumes": report["total"]["ok"],
+        "stored_volumes": report["total"][STATUS_OK],
     }
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium:

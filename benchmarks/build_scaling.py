@@ -23,6 +23,7 @@ import corpus
 from corpus.build import build_corpus
 from corpus.sources import discover
 from corpus.spec import BuildSpec
+from corpus.store.manifest import STATUS_OK
 
 SHAPE, SPACING = (400, 400, 160), (0.8, 0.8, 2.0)
 
@@ -39,7 +40,7 @@ def timed_build(inputs: Path, out: Path, workers: int) -> tuple[float, dict[str,
     started = time.perf_counter()
     report = build_corpus(items, str(out), BuildSpec(), volumes_per_shard=32, progress=False, workers=workers)
     seconds = time.perf_counter() - started
-    assert report.counts()["ok"] == len(items)
+    assert report.counts()[STATUS_OK] == len(items)
     checksums = {row["volume_id"]: row["checksum"] for row in corpus.open(str(out)).manifest.to_pylist()}
     return seconds, checksums
 

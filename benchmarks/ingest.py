@@ -28,6 +28,7 @@ from common import aligned_difference, best_of, phantom_nifti
 from corpus.ingest import ingest_input
 from corpus.sources import InputItem
 from corpus.spec import BuildSpec
+from corpus.store.manifest import STATUS_OK
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ct" / "totalsegmentator"
 LARGE_SHAPE, LARGE_SPACING = (512, 512, 300), (0.7, 0.7, 1.25)
@@ -49,7 +50,7 @@ def ours(path: Path, out: Path) -> tuple[np.ndarray, np.ndarray]:
     group = zarr.open_group(zarr.storage.LocalStore(out), mode="a")
     item = InputItem(path, "bench", path.name)
     done = ingest_input(item, BuildSpec(), "salt", lambda: ("shard-00000", group))
-    assert done.row["status"] == "ok", done.row["message"]
+    assert done.row["status"] == STATUS_OK, done.row["message"]
     return np.asarray(group[item.volume_id]["0"][...]), np.asarray(done.row["origin"])
 
 

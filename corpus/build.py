@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import zarr
 from tqdm import tqdm
@@ -37,7 +36,7 @@ from corpus.store.journal import Journal, recover
 from corpus.store.layout import LOGS, MANIFEST, SHARDS, build_log, shard_folder, shard_index, shard_name
 from corpus.store.location import Location
 from corpus.store.lock import BuildLock
-from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, read_manifest
+from corpus.store.manifest import STATUS_FAILED, read_manifest, stored
 from corpus.store.meta import ensure_meta
 
 VOLUMES_PER_SHARD = 32
@@ -104,10 +103,10 @@ class ShardTask:
 def plan_build(items: list[InputItem], out: str) -> BuildPlan:
     """Split inputs into new ones and ones an earlier build stored or skipped (failed ones are retried)."""
     manifest = read_manifest(Location(out))
-    finished = manifest.filter(pc.is_in(manifest.column("status"), value_set=pa.array([STATUS_OK, STATUS_SKIPPED])))
+    finished = manifest.filter(pc.not_equal(manifest.column("status"), STATUS_FAILED))
     known = set(zip(finished.column("source").to_pylist(), finished.column("input_path").to_pylist(), strict=True))
-    stored = manifest.filter(pc.equal(manifest.column("status"), STATUS_OK))
-    ids = zip(stored.column("volume_id").to_pylist(), stored.column("input_path").to_pylist(), strict=True)
+    kept = stored(manifest)
+    ids = zip(kept.column("volume_id").to_pylist(), kept.column("input_path").to_pylist(), strict=True)
     return BuildPlan(
         todo=[item for item in items if (item.source, item.relpath) not in known],
         done=[item for item in items if (item.source, item.relpath) in known],

@@ -303,18 +303,20 @@ def _plan_line(name: str, counts: dict[str, int], fraction: float) -> str:
 
 
 def _print_report(report: BuildReport, out: str) -> None:
+    from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+
     counts = report.counts()
     stored_mb = sum(row.get("stored_bytes") or 0 for row in report.rows) / 1e6
     reasons = ", ".join(f"{reason} {n}" for reason, n in report.failure_reasons().most_common())
     if report.recovered:
         click.echo(f"recovered {report.recovered} inputs an interrupted build had stored")
     click.echo(
-        f"{counts['ok']} stored ({stored_mb:.1f} MB), {counts['skipped']} skipped, "
-        f"{counts['failed']} failed{f' ({reasons})' if reasons else ''}, "
+        f"{counts[STATUS_OK]} stored ({stored_mb:.1f} MB), {counts[STATUS_SKIPPED]} skipped, "
+        f"{counts[STATUS_FAILED]} failed{f' ({reasons})' if reasons else ''}, "
         f"{report.already_built} already built, in {report.seconds:.1f} s -> {out}"
     )
     for row in report.rows:
-        if row["status"] != "ok":
+        if row["status"] != STATUS_OK:
             click.echo(f"  {row['status']:<8}{row['input_path']}: {row['reason']}: {row['message']}")
     if report.log_path:
         click.echo(f"details: {report.log_path}")

@@ -26,7 +26,7 @@ from corpus.readers.volume import Volume
 from corpus.sources import InputItem
 from corpus.spec import BuildSpec
 from corpus.store.arrays import StoredArray, write_volume
-from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, new_row
 from corpus.store.thumbnails import thumbnails
 
 log = logging.getLogger("corpus.build")
@@ -120,17 +120,17 @@ def _discard(group: zarr.Group, volume_id: str) -> None:
 
 
 def base_row(item: InputItem, spec: BuildSpec) -> dict[str, Any]:
-    return {
-        "volume_id": item.volume_id,
-        "source": item.source,
-        "split": item.split,
-        "status": STATUS_FAILED,
-        "reason": "",
-        "message": "",
-        "input_path": item.relpath,
-        "input_bytes": file_size(item),
-        "spec_hash": spec.hash(),
-    }
+    return new_row(
+        volume_id=item.volume_id,
+        source=item.source,
+        split=item.split,
+        status=STATUS_FAILED,
+        reason="",
+        message="",
+        input_path=item.relpath,
+        input_bytes=file_size(item),
+        spec_hash=spec.hash(),
+    )
 
 
 def _input_facts(volume: Volume) -> dict[str, Any]:
@@ -149,7 +149,6 @@ def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> di
     p01, p50, p99 = percentiles
     return {
         **assess(normalized.array, normalized.grid.spacing, percentiles).as_row(),
-        "z_coverage_mm": normalized.grid.shape[2] * normalized.grid.spacing[2],
         "status": STATUS_OK,
         "shard": shard,
         "array": stored.path,

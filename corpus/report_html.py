@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from corpus.stats import format_text, manifest_columns
+from corpus.stats import VOLUME_FLAGS, format_text, manifest_columns
+from corpus.store.manifest import STATUS_OK
 from corpus.store.reader import Corpus
 from corpus.store.thumbnails import VIEWS, read_thumbnails
 
@@ -36,7 +37,7 @@ figcaption{max-width:400px;overflow-wrap:anywhere}
 def render_html(report: dict[str, Any], opened: Corpus, seed: int = 0) -> str:
     """The audit as one HTML document (images inlined as data URIs)."""
     columns = manifest_columns(opened.manifest)
-    flagged = {v for key in ("suspect_non_ct", "suspect_orientation", "short_z_coverage") for v in report["qc"][key]}
+    flagged = {v for key in VOLUME_FLAGS for v in report["qc"][key]}
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>corpus audit</title>",
         f"<style>{_STYLE}</style></head><body>",
@@ -76,7 +77,7 @@ def _reasons_figure(total: dict[str, Any]) -> bytes:
 def _histograms_figure(columns: dict[str, np.ndarray]) -> bytes:
     import matplotlib.pyplot as plt
 
-    ok = columns["status"] == "ok"
+    ok = columns["status"] == STATUS_OK
     figure, axes = plt.subplots(2, 3, figsize=(13, 7))
     for axis, (name, label) in zip(axes.ravel(), _HISTOGRAMS, strict=True):
         values = columns[name]
@@ -93,7 +94,7 @@ def _histograms_figure(columns: dict[str, np.ndarray]) -> bytes:
 
 
 def _montage(opened: Corpus, columns: dict[str, np.ndarray], flagged: set[str], seed: int) -> str:
-    ids = [str(v) for v in columns["volume_id"][columns["status"] == "ok"]]
+    ids = [str(v) for v in columns["volume_id"][columns["status"] == STATUS_OK]]
     picked = (
         ids
         if len(ids) <= MONTAGE_SIZE

@@ -13,10 +13,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from corpus.store.manifest import COLUMNS, QC_FLAGS, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from corpus.store.reader import Corpus
 
 SHORT_Z_MM = 60.0  # less than this in z: a truncated field of view or a slab
+VOLUME_FLAGS = (*QC_FLAGS, "short_z_coverage")  # per stored volume: the build's flags, then the audit's own
+AUDITED_COLUMNS = (
+    *("volume_id", "source", "status", "reason", "input_format", "checksum", "series_key"),
+    *("hu_p01", "hu_p50", "hu_p99", "body_fraction", "z_coverage_mm", "stored_bytes", "input_bytes"),
+    *("spacing_in", "shape_in", "shape", *QC_FLAGS),
+)
 _SUMMARY_QUANTILES = {"min": 0, "p05": 5, "p50": 50, "p95": 95, "max": 100}
+_TYPES = {column.name: column.type for column in COLUMNS}
 
 
 def audit(opened: Corpus) -> dict[str, Any]:
@@ -35,33 +43,35 @@ def audit(opened: Corpus) -> dict[str, Any]:
     }
 
 
-def manifest_columns(table: pa.Table) -> dict[str, np.ndarray]:
-    """Manifest columns as numpy arrays; list columns split per axis (missing = NaN)."""
-    names = ["volume_id", "source", "status", "reason", "input_format", "checksum", "series_key"]
-    columns = {name: np.asarray(table.column(name).to_pylist(), dtype=object) for name in names}
-    for name in ["hu_p01", "hu_p50", "hu_p99", "body_fraction", "z_coverage_mm", "stored_bytes", "input_bytes"]:
-        columns[name] = np.asarray(table.column(name).to_pylist(), dtype=np.float64)
-    for name in ["suspect_non_ct", "suspect_orientation"]:
-        columns[name] = np.asarray([bool(v) for v in table.column(name).to_pylist()])
-    for name in ["spacing_in", "shape_in", "shape"]:
-        values = table.column(name).to_pylist()
-        stacked = np.array([v if v is not None else [np.nan] * 3 for v in values], dtype=np.float64).reshape(-1, 3)
-        for axis, letter in enumerate("xyz"):
-            columns[f"{name}_{letter}"] = stacked[:, axis]
+def manifest_columns(table: pa.Table, names: tuple[str, ...] = AUDITED_COLUMNS) -> dict[str, np.ndarray]:
+    """Manifest columns as numpy arrays, by their declared type: text as objects, numbers as float64
+    (missing = NaN), flags as bool, (x, y, z) vectors split into ``<name>_x`` ``_y`` ``_z``."""
+    columns = {}
+    for name in names:
+        kind, values = _TYPES[name], table.column(name).to_pylist()
+        if pa.types.is_fixed_size_list(kind):
+            stacked = np.array([v if v is not None else [np.nan] * 3 for v in values], dtype=np.float64).reshape(-1, 3)
+            columns.update({f"{name}_{letter}": stacked[:, axis] for axis, letter in enumerate("xyz")})
+        elif pa.types.is_boolean(kind):
+            columns[name] = np.asarray([bool(v) for v in values])
+        elif pa.types.is_string(kind):
+            columns[name] = np.asarray(values, dtype=object)
+        else:
+            columns[name] = np.asarray(values, dtype=np.float64)
     return columns
 
 
 def _group(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any]:
     status = columns["status"][rows]
-    ok = rows & (columns["status"] == "ok")
+    ok = rows & (columns["status"] == STATUS_OK)
     voxels = np.nansum(columns["shape_x"][ok] * columns["shape_y"][ok] * columns["shape_z"][ok])
     return {
         "inputs": int(rows.sum()),
-        "ok": int(np.sum(status == "ok")),
-        "skipped": int(np.sum(status == "skipped")),
-        "failed": int(np.sum(status == "failed")),
-        "failure_reasons": _ranked(columns["reason"][rows & (columns["status"] == "failed")]),
-        "skip_reasons": _ranked(columns["reason"][rows & (columns["status"] == "skipped")]),
+        STATUS_OK: int(np.sum(status == STATUS_OK)),
+        STATUS_SKIPPED: int(np.sum(status == STATUS_SKIPPED)),
+        STATUS_FAILED: int(np.sum(status == STATUS_FAILED)),
+        "failure_reasons": _ranked(columns["reason"][rows & (columns["status"] == STATUS_FAILED)]),
+        "skip_reasons": _ranked(columns["reason"][rows & (columns["status"] == STATUS_SKIPPED)]),
         "input_formats": _ranked(columns["input_format"][ok]),
         "spacing_in_mm": {axis: _summary(columns[f"spacing_in_{axis}"][ok]) for axis in "xyz"},
         "slices_in": _summary(columns["shape_in_z"][ok]),
@@ -88,12 +98,11 @@ def _summary(values: np.ndarray) -> dict[str, float] | None:
 
 
 def _quality(columns: dict[str, np.ndarray]) -> dict[str, Any]:
-    ok = columns["status"] == "ok"
+    ok = columns["status"] == STATUS_OK
     ids = columns["volume_id"]
+    raised = {name: columns[name] for name in QC_FLAGS} | {"short_z_coverage": columns["z_coverage_mm"] < SHORT_Z_MM}
     return {
-        "suspect_non_ct": [str(v) for v in ids[ok & columns["suspect_non_ct"]]],
-        "suspect_orientation": [str(v) for v in ids[ok & columns["suspect_orientation"]]],
-        "short_z_coverage": [str(v) for v in ids[ok & (columns["z_coverage_mm"] < SHORT_Z_MM)]],
+        **{name: [str(v) for v in ids[ok & raised[name]]] for name in VOLUME_FLAGS},
         "duplicate_content": _same(ids[ok], columns["checksum"][ok]),
         "duplicate_series": _same(ids[ok], columns["series_key"][ok]),
     }
@@ -111,19 +120,18 @@ def _same(ids: np.ndarray, keys: np.ndarray) -> list[list[str]]:
 def format_text(report: dict[str, Any], limit: int = 10) -> str:
     """The audit as terminal tables."""
     lines = [f"corpus {report['corpus']['url']}  (spec {report['corpus']['spec_hash']})", ""]
-    header = f"{'source':<28}{'inputs':>10}{'ok':>10}{'skipped':>9}{'failed':>8}{'stored GB':>11}{'Gvoxels':>10}"
+    statuses = f"{STATUS_OK:>10}{STATUS_SKIPPED:>9}{STATUS_FAILED:>8}"
+    header = f"{'source':<28}{'inputs':>10}{statuses}{'stored GB':>11}{'Gvoxels':>10}"
     lines += [header, "-" * len(header)]
     groups = [*report["sources"].items(), ("TOTAL", report["total"])]
     for name, group in groups:
-        lines.append(
-            f"{name[:27]:<28}{group['inputs']:>10}{group['ok']:>10}{group['skipped']:>9}{group['failed']:>8}"
-            f"{group['stored_bytes'] / 1e9:>11.3f}{group['voxels'] / 1e9:>10.3f}"
-        )
+        counts = f"{group['inputs']:>10}{group[STATUS_OK]:>10}{group[STATUS_SKIPPED]:>9}{group[STATUS_FAILED]:>8}"
+        lines.append(f"{name[:27]:<28}{counts}{group['stored_bytes'] / 1e9:>11.3f}{group['voxels'] / 1e9:>10.3f}")
     lines += _reasons("failures by reason", report["total"]["failure_reasons"])
     lines += _reasons("skipped by reason", report["total"]["skip_reasons"])
     lines += ["", "distributions over stored volumes (p05 / p50 / p95):"]
     for name, group in groups:
-        if group["ok"]:
+        if group[STATUS_OK]:
             lines.append(f"  {name[:26]:<26} {_distribution_line(group)}")
     lines += _quality_lines(report["qc"], limit)
     return "\n".join(lines)

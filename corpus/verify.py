@@ -31,7 +31,7 @@ class VerifyReport:
 
 def verify_corpus(opened: Corpus, progress: bool = False) -> VerifyReport:
     report = VerifyReport()
-    rows = [row for row in opened.manifest.to_pylist() if row["status"] == "ok"]
+    rows = opened.stored().to_pylist()
     for volume_id, count in Counter(row["volume_id"] for row in rows).items():
         if count > 1:
             report.problems.append(f"{volume_id}: listed {count} times")

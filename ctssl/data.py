@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.compute as pc
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
@@ -62,9 +61,8 @@ class VolumeEntry:
 
 def select_volumes(opened: corpus.Corpus, mixture: Mixture) -> list[VolumeEntry]:
     """Stored volumes of the mixture's sources and splits, each source's listed ``repeats`` times."""
-    table = opened.manifest.filter(pc.equal(opened.manifest.column("status"), "ok"))
     entries = []
-    for row in table.select(["volume_id", "source", "split", "shape", "body_bbox"]).to_pylist():
+    for row in opened.stored().select(["volume_id", "source", "split", "shape", "body_bbox"]).to_pylist():
         if (mixture.sources and row["source"] not in mixture.sources) or (
             mixture.splits and row["split"] not in mixture.splits
         ):

@@ -14,45 +14,57 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+import pyarrow as pa
+
+from corpus.store.columns import Column, vector
 
 BODY_HU, BONE_HU = -500, 250
 TORSO_MIN_WIDTH_MM = 250.0
 _STRIDE = 2
 
+# The manifest columns these facts fill (flags show up in `corpus stats` by themselves).
+QC_COLUMNS = (
+    Column("body_bbox", vector(pa.int32(), 6), "the body's box: (x0, y0, z0, x1, y1, z1) voxels, stop exclusive"),
+    Column("body_fraction", pa.float64(), "share of the stored voxels inside the body"),
+    Column("z_coverage_mm", pa.float64(), "stored extent along z, mm"),
+    Column("suspect_non_ct", pa.bool_(), "no air anywhere or almost no contrast", flag=True),
+    Column("suspect_orientation", pa.bool_(), "bone anterior of the body centre in a torso", flag=True),
+)
+
 
 @dataclass(frozen=True)
 class QualityFacts:
+    """One field per column of QC_COLUMNS."""
+
     body_bbox: list[int] | None  # (x0, y0, z0, x1, y1, z1) voxels, stop exclusive
     body_fraction: float
+    z_coverage_mm: float
     suspect_non_ct: bool
     suspect_orientation: bool
 
     def as_row(self) -> dict[str, object]:
-        return {
-            "body_bbox": self.body_bbox,
-            "body_fraction": self.body_fraction,
-            "suspect_non_ct": self.suspect_non_ct,
-            "suspect_orientation": self.suspect_orientation,
-        }
+        return {column.name: getattr(self, column.name) for column in QC_COLUMNS}
 
 
 def assess(stored: np.ndarray, spacing: tuple[float, ...], percentiles: tuple[float, ...]) -> QualityFacts:
-    """Body box and fraction, and the two suspicion flags, for one stored int16 volume."""
+    """Body box and fraction, z coverage and the two suspicion flags, for one stored int16 volume."""
     sample = stored[::_STRIDE, ::_STRIDE, ::_STRIDE]
     body = _largest_component(sample > BODY_HU)
     p01, _, p99 = percentiles
     non_ct = bool(p01 > BODY_HU or p99 - p01 < 200)
+    z_coverage = stored.shape[2] * spacing[2]
     if not body.any():
-        return QualityFacts(None, 0.0, non_ct, False)
+        return QualityFacts(None, 0.0, z_coverage, non_ct, False)
     low = np.argwhere(body).min(axis=0) * _STRIDE
     high = np.minimum((np.argwhere(body).max(axis=0) + 1) * _STRIDE, stored.shape)
     bbox = [int(v) for v in (*low, *high)]
     torso = bool((high[0] - low[0]) * spacing[0] >= TORSO_MIN_WIDTH_MM)
-    return QualityFacts(bbox, float(body.mean()), non_ct, torso and _bone_anterior(sample, body))
+    return QualityFacts(bbox, float(body.mean()), z_coverage, non_ct, torso and _bone_anterior(sample, body))
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage  # here: reading a manifest imports this module and needs no scipy
+
     labels, count = ndimage.label(mask)
     if count <= 1:
         return mask

@@ -1,8 +1,12 @@
-"""The Parquet manifest: one row per input (stored, skipped or failed).
+"""The Parquet manifest: one row per input (stored, skipped or failed), and its columns, defined once.
 
 Each shard's rows go to ``manifest/part-NNNNN.parquet``, written once and
 atomically after the shard's arrays are complete, so the manifest never lists
-an array that is not whole. Columns are DESIGN.md's required ones plus extras.
+an array that is not whole. ``COLUMNS`` (DESIGN.md's required columns plus
+extras) is the one definition the Parquet schema, the rows the build
+assembles (:func:`new_row`), the quality facts and every reader take names and
+types from; the quality columns are declared where they are computed
+(corpus.preprocess.qc).
 """
 
 from __future__ import annotations
@@ -11,57 +15,73 @@ import io
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.preprocess.qc import QC_COLUMNS
+from corpus.store.columns import Column, vector
 from corpus.store.layout import MANIFEST, is_part_file, part_file
 from corpus.store.location import Location
 
 STATUS_OK, STATUS_SKIPPED, STATUS_FAILED = "ok", "skipped", "failed"
 
-
-def _vector(kind: pa.DataType, size: int) -> pa.DataType:
-    return pa.list_(kind, size)
-
-
-SCHEMA = pa.schema(
-    [
-        ("volume_id", pa.string()),
-        ("source", pa.string()),
-        ("split", pa.string()),
-        ("status", pa.string()),
-        ("reason", pa.string()),
-        ("message", pa.string()),
-        ("shard", pa.string()),
-        ("array", pa.string()),
-        ("shape", _vector(pa.int32(), 3)),
-        ("spacing", _vector(pa.float64(), 3)),
-        ("origin", _vector(pa.float64(), 3)),
-        ("input_path", pa.string()),
-        ("input_format", pa.string()),
-        ("input_bytes", pa.int64()),
-        ("modality", pa.string()),
-        ("shape_in", _vector(pa.int32(), 3)),
-        ("spacing_in", _vector(pa.float64(), 3)),
-        ("hu_p01", pa.float64()),
-        ("hu_p50", pa.float64()),
-        ("hu_p99", pa.float64()),
-        ("body_bbox", _vector(pa.int32(), 6)),
-        ("body_fraction", pa.float64()),
-        ("z_coverage_mm", pa.float64()),
-        ("suspect_non_ct", pa.bool_()),
-        ("suspect_orientation", pa.bool_()),
-        ("stored_bytes", pa.int64()),
-        ("checksum", pa.string()),
-        ("spec_hash", pa.string()),
-        ("subject_key", pa.string()),
-        ("series_key", pa.string()),
-        ("seconds", pa.float64()),
-    ]
+COLUMNS: tuple[Column, ...] = (
+    Column("volume_id", pa.string(), "<source>-<path slug>: stable across rebuilds, a zarr group name"),
+    Column("source", pa.string(), "the collection the input belongs to"),
+    Column("split", pa.string(), "train, val, test... as the source's recipe says"),
+    Column("status", pa.string(), f"{STATUS_OK} | {STATUS_SKIPPED} | {STATUS_FAILED}"),
+    Column("reason", pa.string(), "a corpus.errors.Reason code; empty when stored"),
+    Column("message", pa.string(), "one line: what went wrong, or a note on a stored volume"),
+    Column("shard", pa.string(), "the shard holding the array (shard-NNNNN)"),
+    Column("array", pa.string(), "the array's path inside the shard (<volume_id>/0)"),
+    Column("shape", vector(pa.int32(), 3), "stored voxels (x, y, z)"),
+    Column("spacing", vector(pa.float64(), 3), "stored spacing, mm"),
+    Column("origin", vector(pa.float64(), 3), "RAS mm of voxel (0, 0, 0)"),
+    Column("input_path", pa.string(), "relative to the source root; DICOM: folder[#series label]"),
+    Column("input_format", pa.string(), "nifti, metaimage or dicom"),
+    Column("input_bytes", pa.int64(), "bytes of every file read"),
+    Column("modality", pa.string(), "DICOM Modality; CT for image files"),
+    Column("shape_in", vector(pa.int32(), 3), "input voxels"),
+    Column("spacing_in", vector(pa.float64(), 3), "input spacing, mm (the median gap of uneven stacks)"),
+    Column("hu_p01", pa.float64(), "1st percentile of the stored HU"),
+    Column("hu_p50", pa.float64(), "median stored HU"),
+    Column("hu_p99", pa.float64(), "99th percentile of the stored HU"),
+    *QC_COLUMNS,
+    Column("stored_bytes", pa.int64(), "compressed bytes of the array"),
+    Column("checksum", pa.string(), "blake2b of the voxel values"),
+    Column("spec_hash", pa.string(), "hash of the BuildSpec the volume was built with"),
+    Column("subject_key", pa.string(), "salted hash of the patient (DICOM), never the identifier"),
+    Column("series_key", pa.string(), "salted hash of the series (or of the file)"),
+    Column("seconds", pa.float64(), "time spent on the input"),
 )
+SCHEMA = pa.schema([(column.name, column.type) for column in COLUMNS])
+QC_FLAGS = tuple(column.name for column in COLUMNS if column.flag)
+_NAMES = frozenset(SCHEMA.names)
+
+
+def new_row(**values: Any) -> dict[str, Any]:
+    """A row with every column (None where not given)."""
+    row = dict.fromkeys(SCHEMA.names)
+    row.update(values)
+    check_columns(row)
+    return row
+
+
+def check_columns(row: dict[str, Any]) -> None:
+    unknown = set(row) - _NAMES
+    if unknown:
+        raise ValueError(f"Manifest rows have no columns {sorted(unknown)}; declare them in COLUMNS or drop them")
+
+
+def stored(table: pa.Table) -> pa.Table:
+    """The rows of stored volumes (status ok), in manifest order."""
+    return table.filter(pc.equal(table.column("status"), STATUS_OK))
 
 
 def write_part(location: Location, index: int, rows: list[dict[str, Any]]) -> None:
     """Write the rows of shard ``index`` as one Parquet file, atomically."""
+    for row in rows:
+        check_columns(row)
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")

@@ -7,14 +7,13 @@ from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import zarr
 
 from corpus.errors import CorpusError
 from corpus.spec import BuildSpec
 from corpus.store.layout import SHARDS, folder_of_shard
 from corpus.store.location import Location
-from corpus.store.manifest import STATUS_OK, read_manifest
+from corpus.store.manifest import read_manifest, stored
 from corpus.store.meta import read_meta
 
 Region = Sequence[tuple[int, int]]
@@ -33,10 +32,13 @@ class Corpus:
         """Every input's row (ok, skipped, failed) as an Arrow table."""
         return read_manifest(self.location)
 
+    def stored(self) -> pa.Table:
+        """The rows of the stored volumes (status ok), in manifest order."""
+        return stored(self.manifest)
+
     @cached_property
     def _stored(self) -> dict[str, tuple[str, str]]:
-        ok = self.manifest.filter(pc.equal(self.manifest.column("status"), STATUS_OK))
-        columns = ok.select(["volume_id", "shard", "array"]).to_pydict()
+        columns = self.stored().select(["volume_id", "shard", "array"]).to_pydict()
         return {v: (s, a) for v, s, a in zip(columns["volume_id"], columns["shard"], columns["array"], strict=True)}
 
     @property
