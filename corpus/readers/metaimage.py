@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.errors import InputError, Reason
-from corpus.readers.volume import LPS_TO_RAS, Volume, check_decoded_size, squeeze_to_3d, to_hu
+from corpus.readers.volume import LPS_TO_RAS, HeaderGeometry, Volume, check_decoded_size, squeeze_to_3d, to_hu
 
 _MAX_HEADER_BYTES = 64 * 1024
 _ELEMENT_TYPES = {
@@ -176,9 +176,9 @@ def write_metaimage(path: str | Path, array: np.ndarray, affine: np.ndarray, com
         (path.parent / data_name).write_bytes(payload)
 
 
-def read_metaimage_geometry(path: str | Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """Shape and spacing from the header alone (no voxel data read)."""
+def read_metaimage_geometry(path: str | Path) -> HeaderGeometry:
+    """Shape and spacing (mm) from the header alone (no voxel data read)."""
     header, _ = _read_header(Path(path))
-    shape = tuple(_ints(header, "dimsize"))
-    spacing = tuple(_floats(header, "elementspacing", header.get("elementsize", "1 " * len(shape))))
-    return shape, spacing
+    shape_in = tuple(_ints(header, "dimsize"))
+    sx, sy, sz = _floats(header, "elementspacing", header.get("elementsize", "1 " * len(shape_in)))[:3]
+    return squeeze_to_3d(shape_in), (sx, sy, sz)

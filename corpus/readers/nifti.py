@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 
 from corpus.errors import InputError, Reason, one_line
-from corpus.readers.volume import Volume, check_decoded_size, squeeze_to_3d, to_hu
+from corpus.readers.volume import HeaderGeometry, Volume, check_decoded_size, squeeze_to_3d, to_hu
 
 _DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error)
 
@@ -35,6 +35,13 @@ def read_nifti(path: str | Path) -> Volume:
     array = to_hu(raw.reshape(shape), slope, intercept)
     affine = np.asarray(image.affine, dtype=np.float64)
     return Volume(array=array, affine=affine, input_format="nifti", input_bytes=path.stat().st_size)
+
+
+def read_nifti_geometry(path: str | Path) -> HeaderGeometry:
+    """Shape and spacing (mm) from the header alone (no voxel data read)."""
+    header: Any = _load_header(Path(path)).header
+    sx, sy, sz = (float(size) for size in header.get_zooms()[:3])
+    return squeeze_to_3d(header.get_data_shape()), (sx, sy, sz)
 
 
 def _load_header(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:

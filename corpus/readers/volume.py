@@ -18,6 +18,8 @@ LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 MAX_DECODED_BYTES = 16 * 2**30
 MAX_BYTES_ENV = "CORPUS_MAX_VOLUME_BYTES"
 
+HeaderGeometry = tuple[tuple[int, int, int], tuple[float, float, float]]  # (shape, spacing in mm)
+
 
 @dataclass(frozen=True)
 class Volume:

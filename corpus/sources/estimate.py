@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from corpus.readers import input_format
-from corpus.readers.metaimage import read_metaimage_geometry
+from corpus.readers import file_format
 from corpus.sources.discover import InputItem
 
 # Stored bytes per int16 voxel, measured on the real scans in the test data
@@ -36,15 +33,8 @@ def _extent_mm(item: InputItem) -> tuple[float, ...] | None:
         span = float(np.linalg.norm(np.subtract(last.position, first.position)))
         gap = span / max(len(item.slices) - 1, 1)
         return first.columns * first.pixel_spacing[1], first.rows * first.pixel_spacing[0], span + gap
-    fmt = input_format(item.path)
-    if fmt == "nifti":
-        import nibabel as nib
-
-        header: Any = nib.load(item.path).header
-        return tuple(
-            float(n) * float(s) for n, s in zip(header.get_data_shape()[:3], header.get_zooms()[:3], strict=True)
-        )
-    if fmt == "metaimage":
-        shape, spacing = read_metaimage_geometry(item.path)
-        return tuple(float(n) * float(s) for n, s in zip(shape[:3], spacing[:3], strict=True))
-    return None
+    found = file_format(item.path)
+    if found is None:
+        return None
+    shape, spacing = found.read_geometry(item.path)
+    return tuple(n * s for n, s in zip(shape, spacing, strict=True))
