@@ -23,7 +23,7 @@ from corpus.preprocess import normalize
 from corpus.readers.dicom import read_dicom_series
 from corpus.readers.dicom_headers import looks_like_dicom, read_headers
 from corpus.readers.dicom_series import group_stacks
-from corpus.spec import BuildSpec
+from corpus.spec import BuildSpec, DicomSelection
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ct"
 FOLDERS = ["dcm_qa_ct/philips_study/S21570/S2010", "ibsi_sts/sts002_limb_dicom", "totalsegmentator/abdomen_j2k_dicom"]
@@ -31,7 +31,7 @@ FOLDERS = ["dcm_qa_ct/philips_study/S21570/S2010", "ibsi_sts/sts002_limb_dicom",
 
 def ours(folder: Path, spec: BuildSpec) -> tuple[np.ndarray, np.ndarray]:
     headers = [h for path in sorted(folder.iterdir()) if looks_like_dicom(path) for h in read_headers(path)]
-    stack = group_stacks(headers, spec.modalities, spec.min_slices)[0]
+    stack = group_stacks(headers, DicomSelection())[0]
     normalized = normalize(read_dicom_series(stack.slices, spec.max_gap_mm), spec)
     return normalized.array, np.asarray(normalized.grid.origin)
 

@@ -29,6 +29,7 @@ from corpus.ingest import ingest_input
 from corpus.sources import InputItem
 from corpus.spec import BuildSpec
 from corpus.store.manifest import STATUS_OK
+from corpus.store.storage_layout import StorageLayout
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ct" / "totalsegmentator"
 LARGE_SHAPE, LARGE_SPACING = (512, 512, 300), (0.7, 0.7, 1.25)
@@ -49,7 +50,7 @@ def decode_floor(path: Path) -> None:
 def ours(path: Path, out: Path) -> tuple[np.ndarray, np.ndarray]:
     group = zarr.open_group(zarr.storage.LocalStore(out), mode="a")
     item = InputItem(path, "bench", path.name)
-    done = ingest_input(item, BuildSpec(), "salt", lambda: ("shard-00000", group))
+    done = ingest_input(item, BuildSpec(), StorageLayout(), "salt", lambda: ("shard-00000", group))
     assert done.row["status"] == STATUS_OK, done.row["message"]
     return np.asarray(group[item.volume_id]["0"][...]), np.asarray(done.row["origin"])
 
@@ -88,9 +89,10 @@ def peak_memory_mb(path: Path, out: Path) -> float:
     code = (
         "import sys, zarr; from pathlib import Path; from corpus.ingest import ingest_input; "
         "from corpus.sources import InputItem; from corpus.spec import BuildSpec; "
+        "from corpus.store.storage_layout import StorageLayout; "
         "open('/proc/self/clear_refs', 'w').write('5'); "
         "g = zarr.open_group(zarr.storage.LocalStore(sys.argv[2]), mode='a'); p = Path(sys.argv[1]); "
-        "ingest_input(InputItem(p, 'b', p.name), BuildSpec(), 's', lambda: ('shard-00000', g)); "
+        "ingest_input(InputItem(p, 'b', p.name), BuildSpec(), StorageLayout(), 's', lambda: ('shard-00000', g)); "
         "print([line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1])"
     )
     done = subprocess.run([sys.executable, "-c", code, str(path), str(out)], check=True, capture_output=True, text=True)

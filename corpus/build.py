@@ -25,22 +25,22 @@ import pyarrow.compute as pc
 import zarr
 from tqdm import tqdm
 
-from corpus.errors import Reason
+from corpus.errors import EXIT_OK, EXIT_SOME_FAILED, Reason
 from corpus.faults import crash_point
 from corpus.ingest import file_size, ingest_input
 from corpus.privacy import resolve_salt
 from corpus.sources import InputItem
 from corpus.sources.estimate import target_voxels
 from corpus.spec import BuildSpec
+from corpus.store.arrays import open_shard
 from corpus.store.journal import Journal, recover
 from corpus.store.layout import LOGS, MANIFEST, SHARDS, build_log, shard_folder, shard_index, shard_name
 from corpus.store.location import Location
 from corpus.store.lock import BuildLock
 from corpus.store.manifest import STATUS_FAILED, read_manifest, stored
 from corpus.store.meta import ensure_meta
+from corpus.store.storage_layout import VOLUMES_PER_SHARD, StorageLayout
 
-VOLUMES_PER_SHARD = 32
-EXIT_OK, EXIT_FATAL, EXIT_SOME_FAILED = 0, 1, 3
 log = logging.getLogger("corpus.build")
 
 
@@ -95,6 +95,7 @@ class ShardTask:
     items: tuple[InputItem, ...]
     out: str
     spec: BuildSpec
+    layout: StorageLayout
     salt: str
     log_path: str | None = None
     codec_threads: int | None = None  # one per worker process when several share the cores
@@ -122,11 +123,17 @@ def build_corpus(
     progress: bool = True,
     workers: int = 1,
     scheduler: str | None = None,
+    layout: StorageLayout | None = None,
 ) -> BuildReport:
-    """Ingest ``items`` into the corpus at ``out`` (created if new; spec must match if not)."""
+    """Ingest ``items`` into the corpus at ``out``.
+
+    A new corpus is created with ``spec`` and ``layout`` (default: StorageLayout()); an
+    existing one must have the same spec, and its new shards take the layout it records.
+    """
     started = time.perf_counter()
     location = Location(out)
-    salt = resolve_salt(ensure_meta(location, spec))
+    meta = ensure_meta(location, spec, layout)
+    salt, layout = resolve_salt(meta), StorageLayout.from_dict(meta["layout"])
     with BuildLock(location), _build_log(location) as log_path:
         report = BuildReport(recovered=len(recover(location)), log_path=log_path)
         plan = plan_build(items, out)
@@ -136,7 +143,7 @@ def build_corpus(
         first = _next_shard_index(location)
         threads = None if scheduler is None and workers <= 1 else 1
         tasks = [
-            ShardTask(first + n, tuple(todo[start : start + size]), out, spec, salt, log_path, threads)
+            ShardTask(first + n, tuple(todo[start : start + size]), out, spec, layout, salt, log_path, threads)
             for n, start in enumerate(range(0, len(todo), size))
         ]
         with tqdm(total=len(todo), desc="build", unit="vol", disable=not progress or None) as bar:
@@ -158,15 +165,15 @@ def run_shard(task: ShardTask, on_input: Callable[[], object] | None = None) -> 
         recorded = {(row["source"], row["input_path"]) for row, _ in journal.entries()}  # an earlier attempt
         opened: list[zarr.Group] = []
 
-        def open_shard() -> tuple[str, zarr.Group]:
+        def open_shard_once() -> tuple[str, zarr.Group]:
             if not opened:
-                opened.append(zarr.open_group(location.zarr_store(SHARDS, shard_folder(task.index)), mode="a"))
+                opened.append(open_shard(location.zarr_store(SHARDS, shard_folder(task.index)), task.layout))
             return shard_name(task.index), opened[0]
 
         for item in task.items:
             if (item.source, item.relpath) in recorded:
                 continue
-            done = ingest_input(item, task.spec, task.salt, open_shard)
+            done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once)
             crash_point("after_ingest")
             journal.record(done.row, done.thumbnails)
             crash_point("after_journal")

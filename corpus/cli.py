@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from corpus.errors import CorpusError, SpecError
+from corpus.errors import EXIT_FATAL, EXIT_OK, CorpusError, SpecError
+from corpus.spec import BuildSpec, DicomSelection, format_clip, format_spacing
+from corpus.store.storage_layout import VOLUMES_PER_SHARD
 from ctssl.defaults import TINY, per_method
 from ctssl.defaults import ModelOptions as _ModelOptions
 
 if TYPE_CHECKING:
     from corpus.build import BuildPlan, BuildReport
-    from corpus.spec import BuildSpec
 
-EXIT_FATAL = 1
+DEFAULT_SPEC, DEFAULT_SELECTION = BuildSpec(), DicomSelection()
 PAPER = _ModelOptions()  # the papers' model options, shown in --help
 
 
@@ -39,12 +40,28 @@ def main() -> None:
 @click.option(
     "--source", "sources", multiple=True, metavar="NAME=ROOT", help="Ingest every image under ROOT as source NAME."
 )
-@click.option("--spacing", default="1.5", show_default=True, help="Target spacing in mm: one value or x,y,z.")
-@click.option("--clip", default="-1024,3071", show_default=True, help="HU clip range low,high.")
-@click.option("--modalities", default="CT", show_default=True, help="DICOM modalities to store, comma-separated.")
+@click.option(
+    "--spacing",
+    default=format_spacing(DEFAULT_SPEC.spacing),
+    show_default=True,
+    help="Target spacing in mm: one value or x,y,z.",
+)
+@click.option("--clip", default=format_clip(DEFAULT_SPEC.clip), show_default=True, help="HU clip range low,high.")
+@click.option(
+    "--modalities",
+    default=",".join(DEFAULT_SELECTION.modalities),
+    show_default=True,
+    help="DICOM modalities to store, comma-separated.",
+)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Local worker processes.")
 @click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler to run on (workers write to OUT).")
-@click.option("--volumes-per-shard", default=32, show_default=True, type=click.IntRange(min=1), help="Shard size.")
+@click.option(
+    "--volumes-per-shard",
+    default=VOLUMES_PER_SHARD,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Volumes per shard at most.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be built, build nothing.")
 def build(
     inputs: tuple[Path, ...],
@@ -64,12 +81,13 @@ def build(
     """
     from corpus.build import build_corpus, plan_build
     from corpus.sources import discover, parse_source
-    from corpus.spec import BuildSpec, parse_clip, parse_spacing
+    from corpus.spec import parse_clip, parse_spacing
 
     try:
-        spec = BuildSpec(spacing=parse_spacing(spacing), clip=parse_clip(clip), modalities=tuple(modalities.split(",")))
+        spec = BuildSpec(spacing=parse_spacing(spacing), clip=parse_clip(clip))
+        selection = DicomSelection(modalities=tuple(modalities.split(",")))
         named = [parse_source(text) for text in sources]
-        items = discover(list(inputs), named, spec, progress=sys.stderr.isatty())
+        items = discover(list(inputs), named, selection, progress=sys.stderr.isatty())
     except SpecError as error:
         raise click.UsageError(str(error)) from error
     if not items:
@@ -98,7 +116,7 @@ def verify(out: str) -> None:
         click.echo(f"  {problem}")
     verdict = "all good" if report.ok else f"{len(report.problems)} problem(s)"
     click.echo(f"verified {report.checked} arrays: {verdict}")
-    sys.exit(0 if report.ok else EXIT_FATAL)
+    sys.exit(EXIT_OK if report.ok else EXIT_FATAL)
 
 
 @main.command()

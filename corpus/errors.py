@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# Exit status of every `corpus` command (2, a usage error, is click's).
+EXIT_OK = 0  # every input stored or deliberately skipped
+EXIT_FATAL = 1  # a fatal error: bad OUT, spec mismatch, lock held, a training run that stopped
+EXIT_SOME_FAILED = 3  # the build finished but some inputs failed (each is a manifest row with its reason)
+
 
 class Reason(StrEnum):
     """Reason codes written to the manifest's ``reason`` column."""

@@ -27,6 +27,7 @@ from corpus.sources import InputItem
 from corpus.spec import BuildSpec
 from corpus.store.arrays import StoredArray, write_volume
 from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, new_row
+from corpus.store.storage_layout import StorageLayout
 from corpus.store.thumbnails import thumbnails
 
 log = logging.getLogger("corpus.build")
@@ -41,7 +42,11 @@ class Ingested:
 
 
 def ingest_input(
-    item: InputItem, spec: BuildSpec, salt: str, open_shard: Callable[[], tuple[str, zarr.Group]]
+    item: InputItem,
+    spec: BuildSpec,
+    layout: StorageLayout,
+    salt: str,
+    open_shard: Callable[[], tuple[str, zarr.Group]],
 ) -> Ingested:
     """Read, normalize and store one input; always return its manifest row."""
     started = time.perf_counter()
@@ -54,7 +59,7 @@ def ingest_input(
         normalized = normalize(volume, spec)
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()
-        stored = _write(group, item.volume_id, normalized, spec)
+        stored = _write(group, item.volume_id, normalized, spec, layout)
         row.update(_stored_facts(shard, stored, normalized))
         done.thumbnails = thumbnails(normalized.array, normalized.grid.spacing)
     except CorpusError as error:
@@ -104,9 +109,11 @@ def input_keys(item: InputItem, salt: str) -> dict[str, str | None]:
     }
 
 
-def _write(group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec) -> StoredArray:
+def _write(
+    group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec, layout: StorageLayout
+) -> StoredArray:
     try:
-        return write_volume(group, volume_id, normalized.array, normalized.grid, spec)
+        return write_volume(group, volume_id, normalized.array, normalized.grid, spec, layout)
     except OSError as error:
         _discard(group, volume_id)
         raise InputError(f"Writing the array failed: {error}", Reason.WRITE_FAILED) from error

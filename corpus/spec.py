@@ -1,4 +1,8 @@
-"""BuildSpec: everything that decides the voxels and layout of a corpus."""
+"""What a build is asked for: the BuildSpec (what the stored voxels mean, hashed) and the DICOM selection.
+
+The storage layout (chunks, compression) is recorded per corpus instead
+(corpus.store.storage_layout): it does not change a single voxel.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,12 @@ def parse_spacing(text: str) -> tuple[float, float, float]:
     return values[0], values[1], values[2]
 
 
+def format_spacing(spacing: tuple[float, ...]) -> str:
+    """The text :func:`parse_spacing` reads back: ``1.5``, or ``1.25,1.25,5``."""
+    shown = spacing[:1] if len(set(spacing)) == 1 else spacing
+    return ",".join(f"{value:g}" for value in shown)
+
+
 def parse_clip(text: str) -> tuple[int, int]:
     """``"-1024,3071"`` -> (-1024, 3071) HU."""
     parts = text.split(",")
@@ -37,12 +47,16 @@ def parse_clip(text: str) -> tuple[int, int]:
     return low, high
 
 
+def format_clip(clip: tuple[int, int]) -> str:
+    return f"{clip[0]},{clip[1]}"
+
+
 @dataclass(frozen=True)
 class BuildSpec:
-    """How every volume of a corpus is normalized and stored.
+    """What the stored voxels mean: grid, HU clip, interpolation, orientation, type.
 
     Two builds may write into the same corpus only with equal specs (equal
-    :meth:`hash`): every array of a corpus shares one grid, clip and layout.
+    :meth:`hash`): every array of a corpus shares one grid and clip.
     """
 
     spacing: tuple[float, float, float] = (1.5, 1.5, 1.5)
@@ -50,18 +64,10 @@ class BuildSpec:
     interpolation: str = "linear"
     orientation: str = "RAS"
     dtype: str = "int16"
-    # 128 x 128 x 32 chunks decode a VoCo 192 x 192 x 64 region 2.4x faster than 64^3
-    # (fewer bytes decoded per unaligned region; benchmarks/loader.py, BENCHMARKS.md).
-    chunks: tuple[int, int, int] = (128, 128, 32)
-    zstd_level: int = 3
-    modalities: tuple[str, ...] = ("CT",)  # DICOM stacks of other modalities are skipped
-    min_slices: int = 3  # DICOM stacks with fewer slices are skipped (scouts have 1 or 2)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spacing", tuple(float(s) for s in self.spacing))
         object.__setattr__(self, "clip", tuple(int(c) for c in self.clip))
-        object.__setattr__(self, "chunks", tuple(int(c) for c in self.chunks))
-        object.__setattr__(self, "modalities", tuple(str(m).upper() for m in self.modalities))
         self._validate()
 
     def _validate(self) -> None:
@@ -74,12 +80,6 @@ class BuildSpec:
             raise SpecError(f"Interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
         if (self.orientation, self.dtype) != ("RAS", "int16"):
             raise SpecError(f"Only RAS int16 corpora exist, got {self.orientation} {self.dtype}")
-        if len(self.chunks) != 3 or min(self.chunks) < 1:
-            raise SpecError(f"Chunks must be three positive sizes, got {self.chunks}")
-        if not 1 <= self.zstd_level <= 9:
-            raise SpecError(f"zstd level must be 1..9 (Blosc levels), got {self.zstd_level}")
-        if not self.modalities or self.min_slices < 1:
-            raise SpecError(f"Need at least one modality and min_slices >= 1, got {self.modalities}, {self.min_slices}")
 
     @property
     def max_gap_mm(self) -> float:
@@ -92,12 +92,7 @@ class BuildSpec:
         return self.clip[0]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["spacing"] = list(self.spacing)
-        data["clip"] = list(self.clip)
-        data["chunks"] = list(self.chunks)
-        data["modalities"] = list(self.modalities)
-        return data
+        return {**asdict(self), "spacing": list(self.spacing), "clip": list(self.clip)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BuildSpec:
@@ -111,3 +106,16 @@ class BuildSpec:
         """Stable 16-hex digest of every field: equal specs, equal hash, on any machine."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DicomSelection:
+    """Which DICOM stacks a build stores. It picks inputs and changes no voxel, so it is not in the hash."""
+
+    modalities: tuple[str, ...] = ("CT",)  # stacks of other modalities are skipped
+    min_slices: int = 3  # stacks with fewer slices are skipped (scouts have 1 or 2)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "modalities", tuple(str(m).upper() for m in self.modalities))
+        if not self.modalities or self.min_slices < 1:
+            raise SpecError(f"Need at least one modality and min_slices >= 1, got {self.modalities}, {self.min_slices}")

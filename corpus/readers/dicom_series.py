@@ -16,6 +16,7 @@ import numpy as np
 
 from corpus.errors import Reason
 from corpus.readers.dicom_headers import SliceHeader
+from corpus.spec import DicomSelection
 
 SECONDARY_CAPTURE_CLASSES = "1.2.840.10008.5.1.4.1.1.7"  # and its multi-frame .1 .. .4 siblings
 _AXIAL_MIN_COSINE = np.cos(np.deg2rad(45.0))  # slice normal within 45 degrees of the z axis
@@ -30,18 +31,19 @@ class DicomStack:
     skip: tuple[Reason, str] | None = None
 
 
-def group_stacks(headers: Iterable[SliceHeader], modalities: tuple[str, ...], min_slices: int) -> list[DicomStack]:
+def group_stacks(headers: Iterable[SliceHeader], selection: DicomSelection) -> list[DicomStack]:
     """Every stack among ``headers``, labelled ``series<N>`` (its SeriesNumber), with its verdict.
 
     A series that is not a CT acquisition at all stays whole: one skipped row.
     """
     found: list[tuple[list[SliceHeader], tuple[Reason, str] | None]] = []
     for series in _by_key(_unique(headers), _series_key).values():
-        verdict = _series_verdict(series[0], modalities)
+        verdict = _series_verdict(series[0], selection.modalities)
         if verdict is not None:
             found.append((series, verdict))
             continue
-        found.extend((stack, _stack_verdict(stack, min_slices)) for stack in _by_key(series, _stack_key).values())
+        stacks = _by_key(series, _stack_key).values()
+        found.extend((stack, _stack_verdict(stack, selection.min_slices)) for stack in stacks)
     found.sort(key=lambda pair: (pair[0][0].series_number or 0, str(pair[0][0].path), pair[0][0].frame or 0))
     return [DicomStack(tuple(stack), _label(stack), verdict) for stack, verdict in found]
 

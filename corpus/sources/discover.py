@@ -21,7 +21,7 @@ from corpus.readers import image_suffix, input_format
 from corpus.readers.dicom_headers import SliceHeader, looks_like_dicom, read_headers
 from corpus.readers.dicom_series import DicomStack, group_stacks
 from corpus.sources.recipes import Recipe, find_recipe
-from corpus.spec import BuildSpec
+from corpus.spec import DicomSelection
 
 DEFAULT_SPLIT = "train"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -78,7 +78,10 @@ def parse_source(text: str) -> tuple[str, Path]:
 
 
 def discover(
-    paths: list[Path], sources: list[tuple[str, Path]], spec: BuildSpec | None = None, progress: bool = False
+    paths: list[Path],
+    sources: list[tuple[str, Path]],
+    selection: DicomSelection | None = None,
+    progress: bool = False,
 ) -> list[InputItem]:
     """Files named directly, and every image file and DICOM stack under the folders given.
 
@@ -87,7 +90,7 @@ def discover(
     are always attempted (an unknown type becomes a failed row); inside
     folders, files that are neither images nor DICOM are ignored.
     """
-    spec = spec or BuildSpec()
+    selection = selection or DicomSelection()
     named = [(name, root) for name, root in sources]
     named += [(_source_name(p if p.is_dir() else p.parent), p) for p in paths]
     _check_source_names(named)
@@ -96,7 +99,7 @@ def discover(
     for name, root in named:
         if not root.exists() and not root.is_symlink():
             raise SpecError(f"Input {str(root)!r} does not exist; give files or folders of NIfTI, MetaImage or DICOM")
-        found = _walk(name, root, spec, progress, recipes.get(name))
+        found = _walk(name, root, selection, progress, recipes.get(name))
         items.update(((item.source, item.relpath), replace(item, stamp=item.current_stamp())) for item in found)
     return list(items.values())
 
@@ -113,14 +116,16 @@ def _check_source_names(named: list[tuple[str, Path]]) -> None:
             )
 
 
-def _walk(source: str, root: Path, spec: BuildSpec, progress: bool, recipe: Recipe | None = None) -> list[InputItem]:
+def _walk(
+    source: str, root: Path, selection: DicomSelection, progress: bool, recipe: Recipe | None = None
+) -> list[InputItem]:
     if not root.is_dir():
         if input_format(root) is None and looks_like_dicom(root):
-            return _dicom_items(source, root.parent, [root], spec, progress)
+            return _dicom_items(source, root.parent, [root], selection, progress)
         return [InputItem(root, source, printable(root.name))]
     if recipe is not None:
-        return _apply_recipe(recipe, _walk_folder(source, root, spec, progress, recipe))
-    return _walk_folder(source, root, spec, progress, None)
+        return _apply_recipe(recipe, _walk_folder(source, root, selection, progress, recipe))
+    return _walk_folder(source, root, selection, progress, None)
 
 
 def _apply_recipe(recipe: Recipe, items: list[InputItem]) -> list[InputItem]:
@@ -131,7 +136,9 @@ def _apply_recipe(recipe: Recipe, items: list[InputItem]) -> list[InputItem]:
     ]
 
 
-def _walk_folder(source: str, root: Path, spec: BuildSpec, progress: bool, recipe: Recipe | None) -> list[InputItem]:
+def _walk_folder(
+    source: str, root: Path, selection: DicomSelection, progress: bool, recipe: Recipe | None
+) -> list[InputItem]:
     images: list[Path] = []
     others: list[Path] = []
     for folder, dirs, files in os.walk(root):  # symlinked folders are not followed: no loops
@@ -147,14 +154,16 @@ def _walk_folder(source: str, root: Path, spec: BuildSpec, progress: bool, recip
         images = []
     items = [InputItem(path, source, printable(path.relative_to(root).as_posix())) for path in images]
     candidates = [path for path in others if looks_like_dicom(path)]
-    return items + _dicom_items(source, root, candidates, spec, progress)
+    return items + _dicom_items(source, root, candidates, selection, progress)
 
 
-def _dicom_items(source: str, root: Path, files: list[Path], spec: BuildSpec, progress: bool) -> list[InputItem]:
+def _dicom_items(
+    source: str, root: Path, files: list[Path], selection: DicomSelection, progress: bool
+) -> list[InputItem]:
     headers = []
     for path in tqdm(files, desc=f"scan {source}", unit="file", disable=not progress or None):
         headers.extend(read_headers(path))
-    stacks = group_stacks(headers, spec.modalities, spec.min_slices)
+    stacks = group_stacks(headers, selection)
     names = _stack_names(stacks, [_common_folder(stack, root) for stack in stacks])
     return [
         InputItem(path=stack.slices[0].path.parent, source=source, relpath=name, slices=stack.slices, skip=stack.skip)

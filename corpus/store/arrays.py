@@ -1,9 +1,10 @@
 """One volume = one zarr v3 group in a shard: NGFF metadata + array ``0``.
 
-The array is int16 (x, y, z) RAS+, cut into ``spec.chunks`` inner chunks held
+The array is int16 (x, y, z) RAS+, cut into the storage layout's chunks held
 in a single shard object, so a volume is one object on disk and a crop reads
 only the chunks it touches. Chunks are zstd-compressed after a bit-shuffle
 (Blosc): CT noise compresses better bit-plane by bit-plane, and decodes faster.
+A shard group records the layout its arrays are written with.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.codecs
+from zarr.abc.store import Store
 
 from corpus.preprocess.grid import Grid
 from corpus.spec import BuildSpec
+from corpus.store.storage_layout import StorageLayout
 
 ARRAY_NAME = "0"
+LAYOUT_ATTRIBUTE = "storage_layout"  # in a shard group's attributes
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,17 @@ class StoredArray:
     checksum: str
 
 
-def write_volume(shard: zarr.Group, volume_id: str, array: np.ndarray, grid: Grid, spec: BuildSpec) -> StoredArray:
+def open_shard(store: Store, layout: StorageLayout) -> zarr.Group:
+    """Open a shard group for writing; a new one records ``layout`` in its attributes."""
+    return zarr.open_group(store, mode="a", attributes={LAYOUT_ATTRIBUTE: layout.to_dict()})
+
+
+def write_volume(
+    shard: zarr.Group, volume_id: str, array: np.ndarray, grid: Grid, spec: BuildSpec, layout: StorageLayout
+) -> StoredArray:
     """Write one normalized volume into an open shard group."""
     group = shard.create_group(volume_id, attributes={"ome": _ngff(volume_id, grid)}, overwrite=True)
-    chunks = tuple(min(c, n) for c, n in zip(spec.chunks, array.shape, strict=True))
+    chunks = layout.chunks_for(array.shape)
     shards = tuple(-(-n // c) * c for c, n in zip(chunks, array.shape, strict=True))
     stored = group.create_array(
         ARRAY_NAME,
@@ -40,7 +51,7 @@ def write_volume(shard: zarr.Group, volume_id: str, array: np.ndarray, grid: Gri
         chunks=chunks,
         shards=shards,
         dtype="int16",
-        compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=spec.zstd_level, shuffle="bitshuffle", typesize=2),
+        compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=layout.zstd_level, shuffle="bitshuffle", typesize=2),
         fill_value=spec.fill_value,
         attributes=_geometry_attrs(volume_id, grid, spec),
         overwrite=True,

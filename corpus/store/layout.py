@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the storage layout is recorded apart from the spec (1 is read too)
 CORPUS_JSON = "corpus.json"
 SHARDS = "shards"
 MANIFEST = "manifest"

@@ -1,4 +1,4 @@
-"""Reading a corpus: ``corpus.open(OUT)`` -> spec, manifest, regions of volumes."""
+"""Reading a corpus: ``corpus.open(OUT)`` -> spec, layout, manifest, regions of volumes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from corpus.store.layout import SHARDS, folder_of_shard
 from corpus.store.location import Location
 from corpus.store.manifest import read_manifest, stored
 from corpus.store.meta import read_meta
+from corpus.store.storage_layout import StorageLayout
 
 Region = Sequence[tuple[int, int]]
 
@@ -24,7 +25,9 @@ class Corpus:
 
     def __init__(self, url: str) -> None:
         self.location = Location(url)
-        self.spec = BuildSpec.from_dict(read_meta(self.location)["spec"])
+        meta = read_meta(self.location)
+        self.spec = BuildSpec.from_dict(meta["spec"])
+        self.layout = StorageLayout.from_dict(meta["layout"])  # what new shards get; arrays describe their own
         self._arrays: dict[str, zarr.Array] = {}  # opened once: training reads many regions of each
 
     @cached_property

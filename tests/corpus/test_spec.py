@@ -5,18 +5,29 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from corpus.errors import CorpusError, SpecError
-from corpus.spec import BuildSpec, parse_clip, parse_spacing
+from corpus.spec import BuildSpec, DicomSelection, format_clip, format_spacing, parse_clip, parse_spacing
 
 spacings = st.tuples(*[st.floats(0.1, 10.0, allow_nan=False)] * 3)
 clips = st.tuples(st.integers(-32768, 0), st.integers(1, 32767))
 
 
-@given(spacing=spacings, clip=clips, chunk=st.integers(8, 256))
-def test_spec_round_trips_through_dict_and_keeps_its_hash(spacing, clip, chunk):
-    spec = BuildSpec(spacing=spacing, clip=clip, chunks=(chunk, chunk, chunk))
+@given(spacing=spacings, clip=clips)
+def test_spec_round_trips_through_dict_and_keeps_its_hash(spacing, clip):
+    spec = BuildSpec(spacing=spacing, clip=clip)
     again = BuildSpec.from_dict(spec.to_dict())
     assert again == spec
     assert again.hash() == spec.hash()
+
+
+@given(spacing=spacings, clip=clips)
+def test_what_the_cli_shows_parses_back(spacing, clip):
+    assert parse_spacing(format_spacing(spacing)) == pytest.approx(spacing, rel=1e-5)
+    assert parse_clip(format_clip(clip)) == clip
+    assert format_spacing((1.5, 1.5, 1.5)) == "1.5" and format_spacing((1.25, 1.25, 5.0)) == "1.25,1.25,5"
+
+
+def test_the_hash_guards_what_the_voxels_mean_and_nothing_else():
+    assert set(BuildSpec().to_dict()) == {"spacing", "clip", "interpolation", "orientation", "dtype"}
 
 
 def test_hash_is_stable_and_changes_with_content():
@@ -65,3 +76,9 @@ def test_parse_clip():
 def test_from_dict_names_unknown_fields():
     with pytest.raises(SpecError, match="bogus"):
         BuildSpec.from_dict({"bogus": 1})
+
+
+def test_dicom_selection_defaults_and_refusals():
+    assert DicomSelection() == DicomSelection(modalities=("ct",), min_slices=3)
+    with pytest.raises(SpecError, match="min_slices"):
+        DicomSelection(min_slices=0)
