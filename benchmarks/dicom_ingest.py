@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from common import aligned_difference, best_of
 
-from corpus.preprocess import normalize
+from corpus.preprocess.normalize import normalize
 from corpus.readers.dicom import read_dicom_series
 from corpus.readers.dicom_headers import looks_like_dicom, read_headers
 from corpus.readers.dicom_series import group_stacks

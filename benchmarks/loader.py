@@ -38,7 +38,7 @@ from corpus.build import build_corpus
 from corpus.sources import discover
 from corpus.spec import BuildSpec
 from ctssl.data import RegionDataset
-from ctssl.samplers import SubCropSampler, VoCoSampler
+from ctssl.methods import pcrlv2, voco
 
 REGION = (192, 192, 64)
 # 36 crops of 64x64x32 float64 (1 MiB each) per scan: the ~37 MB per LUNA scan of PCRLv2's offline crops.
@@ -103,7 +103,7 @@ def pcrlv2_offline_crops(opened: corpus.Corpus, folder: Path, per_volume: int = 
     from ctssl.augment import crop_resize
 
     folder.mkdir(exist_ok=True)
-    sampler = SubCropSampler()
+    sampler = pcrlv2.METHOD.sampler(pcrlv2.defaults.PAPER)
     for volume_id in opened.volume_ids:
         shape = opened.array(volume_id).shape
         for number in range(per_volume):
@@ -146,7 +146,7 @@ def main() -> None:
         start = [int(rng.integers(0, max(n - r, 0) + 1)) for n, r in zip(array.shape, REGION, strict=True)]
         return np.array(array[tuple(slice(s, s + r) for s, r in zip(start, REGION, strict=True))])
 
-    regions = RegionDataset(str(out), VoCoSampler.large())
+    regions = RegionDataset(str(out), voco.METHOD.sampler(voco.defaults.LARGE))
     entries = regions.entries
 
     def corpus_sample(index: int) -> object:

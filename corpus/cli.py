@@ -1,7 +1,10 @@
 """The ``corpus`` command: thin wrappers that parse options and call the library.
 
-Exit status: 0 every input stored or deliberately skipped; 3 the build
-finished but some inputs failed; 1 a fatal error; 2 a usage error.
+Exit status (corpus.errors): 0 every input stored or deliberately skipped; 3
+the build finished but some inputs failed; 1 a fatal error; 2 a usage error.
+Other packages add commands (ctssl: pretrain, export) through the
+``corpus.commands`` entry point group and steps of `corpus demo` through
+``corpus.demo``; corpus never imports them.
 """
 
 from __future__ import annotations
@@ -9,23 +12,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from corpus.errors import EXIT_FATAL, EXIT_OK, CorpusError, SpecError
 from corpus.spec import BuildSpec, DicomSelection, format_clip, format_spacing
 from corpus.store.storage_layout import VOLUMES_PER_SHARD
-from ctssl.defaults import TINY, per_method
-from ctssl.defaults import ModelOptions as _ModelOptions
 
 if TYPE_CHECKING:
     from corpus.build import BuildPlan, BuildReport
 
 DEFAULT_SPEC, DEFAULT_SELECTION = BuildSpec(), DicomSelection()
-PAPER = _ModelOptions()  # the papers' model options, shown in --help
+COMMANDS_ENTRY_POINTS = "corpus.commands"  # name = a click command added to `corpus`
+DEMO_ENTRY_POINTS = "corpus.demo"  # name = step(corpus_url, folder, stream), run by `corpus demo` into OUT/name
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,126 +167,17 @@ def demo(out: Path) -> None:
     _print_report(report, str(out / "corpus"))
     click.echo("\n" + format_text(summary))
     click.echo(f"report: {out / 'audit.html'}")
-    _demo_pretraining(out)
+    _demo_steps(out)
     sys.exit(report.exit_code)
 
 
-def _demo_pretraining(out: Path) -> None:
-    try:
-        from ctssl.demo import demo_pretraining
-    except ImportError as error:
-        click.echo(f"\npre-training steps skipped: pip install 'ct-corpus[train]' ({error})")
-        return
-    results = demo_pretraining(str(out / "corpus"), out / "pretrain", stream=sys.stdout)
-    for method, result in results.items():
-        loss = result.records[-1]["loss"]
-        click.echo(f"{method}: loss {loss:.4f} after {result.steps} steps; encoder weights: {result.export}")
-
-
-@main.command()
-@click.argument("method", type=click.Choice(["voco", "pcrlv2"]))
-@click.option("--corpus", "corpus_url", required=True, help="Corpus folder or URL built by `corpus build`.")
-@click.option("--out", type=click.Path(path_type=Path), help="Run folder: logs, checkpoints, export. [runs/METHOD]")
-@click.option("--steps", default=100_000, show_default=True, type=click.IntRange(min=1), help="Optimizer steps.")
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), help=f"Samples per step per process. {per_method('batch_size')}"
-)
-@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), help=per_method("optimizer"))
-@click.option("--lr", type=float, help=f"Peak learning rate. {per_method('lr')}")
-@click.option("--weight-decay", type=float, help=per_method("weight_decay"))
-@click.option(
-    "--warmup-steps",
-    type=click.IntRange(min=0),
-    help=f"Linear warmup before cosine decay. {per_method('warmup_steps')}",
-)
-@click.option(
-    "--grad-clip", type=click.FloatRange(min=0), help=f"Max gradient norm, 0 = off. {per_method('grad_clip')}"
-)
-@click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(min=1))
-@click.option("--log-every", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=0), help="Loader processes.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]), help="auto: CUDA if any."
-)
-@click.option(
-    "--precision",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "bf16", "fp32"]),
-    help="auto: bf16 autocast on CUDA, fp32 on the CPU.",
-)
-@click.option("--mixture", type=click.Path(exists=True, dir_okay=False), help="Sources/splits/repeats TOML.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@click.option("--synthetic-data", is_flag=True, help="Benchmark: repeat the first batch from memory.")
-@click.option("--tiny", is_flag=True, help="A CPU-sized model and crops (demo, smoke tests); not for real runs.")
-@click.option(
-    "--feature-size", type=click.IntRange(min=12), help=f"VoCo SwinUNETR feature size. [{PAPER.feature_size}]"
-)
-@click.option("--swin-v2", is_flag=True, default=None, help="VoCo: SwinUNETR v2 blocks.")
-@click.option("--teacher-momentum", type=click.FloatRange(0, 1), help="VoCo: momentum-teacher variant (e.g. 0.9).")
-@click.option("--grid", help="VoCo bases per region, e.g. 3x3. [{}x{}]".format(*PAPER.grid))
-@click.option("--widths", help="PCRLv2 nsUNet encoder widths. [{}]".format(",".join(map(str, PAPER.widths))))
-def pretrain(
-    method: str,
-    corpus_url: str,
-    out: Path | None,
-    tiny: bool,
-    feature_size: int | None,
-    swin_v2: bool | None,
-    teacher_momentum: float | None,
-    grid: str | None,
-    widths: str | None,
-    **options: Any,
-) -> None:
-    """Pre-train METHOD (voco or pcrlv2) on crops streamed from a corpus; run under torchrun for DDP.
-
-    Defaults are the papers' (see README). Writes OUT/train.jsonl, OUT/checkpoints/last.pt
-    and, at the end, OUT/export/encoder.pt for fine-tuning.
-    """
-    try:
-        from ctssl.train import TrainConfig, pretrain
-    except ImportError as error:
-        raise click.UsageError(
-            f"pre-training needs torch and monai: pip install 'ct-corpus[train]' ({error})"
-        ) from None
-    changes: dict[str, Any] = {"feature_size": feature_size, "use_v2": swin_v2, "teacher_momentum": teacher_momentum}
-    try:
-        changes["grid"] = _int_tuple(grid, "x", 2, "--grid") if grid else None
-        changes["widths"] = _int_tuple(widths, ",", 5, "--widths") if widths else None
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    model = replace(TINY if tiny else PAPER, **{k: v for k, v in changes.items() if v is not None})
-    synthetic = options.pop("synthetic_data")
-    config = TrainConfig(method, corpus_url, out or Path("runs") / method, model=model, synthetic=synthetic, **options)
-    try:
-        pretrain(config)
-    except (ValueError, OSError, FloatingPointError) as error:  # bad options, data or numbers: one line
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_FATAL)
-
-
-@main.command("export")
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for encoder.pt and encoder.json.")
-def export_weights(checkpoint: Path, out: Path) -> None:
-    """Export the encoder of a pre-training CHECKPOINT for fine-tuning (SwinUNETR or BasicUNet keys)."""
-    try:
-        from ctssl.export import export_checkpoint
-    except ImportError as error:
-        raise click.UsageError(f"exporting needs torch and monai: pip install 'ct-corpus[train]' ({error})") from None
-    try:
-        click.echo(f"encoder weights: {export_checkpoint(checkpoint, out)}")
-    except (ValueError, OSError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_FATAL)
-
-
-def _int_tuple(text: str, separator: str, count: int, option: str) -> tuple[int, ...]:
-    parts = text.lower().split(separator)
-    if len(parts) != count or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise ValueError(f"{option}: expected {count} positive whole numbers separated by {separator!r}, got {text!r}")
-    return tuple(int(part) for part in parts)
+def _demo_steps(out: Path) -> None:
+    """The steps other packages add to the demo (ctssl: a few pre-training steps of each method)."""
+    steps = entry_points(group=DEMO_ENTRY_POINTS)
+    if not steps:
+        click.echo("\nno further demo steps installed (pre-training comes with the ctssl package)")
+    for step in steps:
+        step.load()(str(out / "corpus"), out / step.name, sys.stdout)
 
 
 @contextmanager
@@ -339,6 +232,9 @@ def _print_report(report: BuildReport, out: str) -> None:
     if report.log_path:
         click.echo(f"details: {report.log_path}")
 
+
+for _command in entry_points(group=COMMANDS_ENTRY_POINTS):
+    main.add_command(_command.load(), _command.name)
 
 if __name__ == "__main__":
     main()

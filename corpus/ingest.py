@@ -16,8 +16,8 @@ from typing import Any
 import zarr
 
 from corpus.errors import SKIP_REASONS, CorpusError, InputError, Reason, one_line
-from corpus.preprocess import Normalized, normalize
 from corpus.preprocess.intensity import hu_percentiles
+from corpus.preprocess.normalize import Normalized, normalize
 from corpus.preprocess.qc import assess
 from corpus.privacy import salted_key
 from corpus.readers import read_volume

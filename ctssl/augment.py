@@ -1,21 +1,18 @@
-"""Batched, device-side views: HU window, crop + resize, and augmentations.
+"""Batched, device-side view primitives: HU window, crop + resize, and augmentations.
 
 Randomness is drawn once per batch by ``draw_*`` functions from a
 ``torch.Generator`` into small parameter objects; applying them is pure, so a
-seed reproduces a batch exactly on CPU and on CUDA alike.
+seed reproduces a batch exactly on CPU and on CUDA alike. Each method builds
+its views from these (ctssl/methods/<name>/views.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-VOCO_WINDOW = (-175.0, 250.0)
-PCRLV2_WINDOW = (-1000.0, 1000.0)
 
 
 def window(regions: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -91,7 +88,7 @@ def apply_spatial(views: torch.Tensor, params: SpatialParams) -> torch.Tensor:
     return F.grid_sample(stacked, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-# ---------------------------------------------------------------- pixel-level corruption (PCRLv2 local)
+# ---------------------------------------------------------------- pixel-level corruption
 
 
 @dataclass(frozen=True)
@@ -167,47 +164,3 @@ def _swap_patches(views: torch.Tensor, corners: torch.Tensor, patch: float) -> t
             sample[a] = sample[c]
             sample[c] = held
     return out
-
-
-def pcrlv2_pair(views: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(corrupted input, restoration target): the target is the view after spatial, before pixel corruption."""
-    target = apply_spatial(views, draw_spatial(generator, views.shape[0]))
-    corrupted = apply_pixel(target, draw_pixel(generator, views.shape[0]), generator)
-    return corrupted, target
-
-
-# ---------------------------------------------------------------- per-method batches
-
-
-@dataclass(frozen=True)
-class VoCoViews:
-    bases: torch.Tensor  # (B, n, 1, *base)
-    randoms: torch.Tensor  # (B, k, 1, *base)
-    labels: torch.Tensor  # (B, k, n)
-
-
-def voco_views(batch: dict[str, Any], device: torch.device | str = "cpu") -> VoCoViews:
-    """Window VoCo regions to [0, 1] on ``device`` and cut the base and random crops."""
-    regions = window(batch["region"].to(device), *VOCO_WINDOW)
-    labels = batch["labels"].to(device)
-    views = torch.stack(crop_views(regions, batch["crops"].to(device), batch["out_sizes"]), dim=1)
-    bases = labels.shape[2]
-    return VoCoViews(views[:, :bases], views[:, bases:], labels)
-
-
-@dataclass(frozen=True)
-class PCRLv2Views:
-    global_inputs: torch.Tensor  # (B, 2, 1, 64, 64, 32) corrupted
-    global_targets: torch.Tensor  # (B, 2, 1, 64, 64, 32) restoration targets
-    local_inputs: torch.Tensor  # (B, L, 1, 16, 16, 16) corrupted
-
-
-def pcrlv2_views(batch: dict[str, Any], generator: torch.Generator, device: torch.device | str = "cpu") -> PCRLv2Views:
-    """Window PCRLv2 regions, cut and resize the 2 global and L local views, corrupt them."""
-    regions = window(batch["region"].to(device), *PCRLV2_WINDOW)
-    views = crop_views(regions, batch["crops"].to(device), batch["out_sizes"])
-    pairs = [pcrlv2_pair(view, generator) for view in views]
-    global_inputs = torch.stack([pairs[0][0], pairs[1][0]], dim=1)
-    global_targets = torch.stack([pairs[0][1], pairs[1][1]], dim=1)
-    local_inputs = torch.stack([corrupted for corrupted, _ in pairs[2:]], dim=1)
-    return PCRLv2Views(global_inputs, global_targets, local_inputs)

@@ -22,8 +22,6 @@ from torch.utils.data import IterableDataset, get_worker_info
 import corpus
 from ctssl.samplers.base import Sampler
 
-AIR = -1024
-
 
 @dataclass(frozen=True)
 class Mixture:
@@ -87,7 +85,8 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
     """One epoch of samples: each selected volume once, read at a sampler-chosen region.
 
     Rank and world size default to torch.distributed's when it is initialised.
-    Call :meth:`set_epoch` before each epoch to reshuffle (as with DistributedSampler).
+    Call :meth:`set_epoch` before each epoch to reshuffle (as with DistributedSampler),
+    and batch its samples with :meth:`collate` (pads with the corpus's air value).
     """
 
     def __init__(
@@ -101,7 +100,9 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
         max_draws: int = 10,
     ) -> None:
         self.corpus_url, self.sampler, self.seed, self.max_draws = corpus_url, sampler, seed, max_draws
-        self.entries = select_volumes(corpus.open(corpus_url), mixture or Mixture())
+        opened = corpus.open(corpus_url)
+        self.entries = select_volumes(opened, mixture or Mixture())
+        self.fill_value = opened.spec.fill_value  # air: what lies outside a volume
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         self.rank = rank if rank is not None else (torch.distributed.get_rank() if distributed else 0)
         self.world_size = (
@@ -156,6 +157,10 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
             "region_start": params.region.start,
         }
 
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        """A batch of this dataset's samples (the DataLoader's ``collate_fn``)."""
+        return collate(samples, self.fill_value)
+
     def _open(self) -> corpus.Corpus:
         if self._corpus is None:  # opened in each worker process, never pickled across
             self._corpus = corpus.open(self.corpus_url)
@@ -165,10 +170,10 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
         return {**self.__dict__, "_corpus": None}
 
 
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Batch samples; regions of different sizes are padded with air at their far end."""
+def collate(samples: list[dict[str, Any]], fill_value: int) -> dict[str, Any]:
+    """Batch samples; regions of different sizes are padded with ``fill_value`` (air) at their far end."""
     shape = np.max([s["region"].shape for s in samples], axis=0)
-    regions = torch.full((len(samples), *shape), AIR, dtype=torch.int16)
+    regions = torch.full((len(samples), *shape), fill_value, dtype=torch.int16)
     for index, sample in enumerate(samples):
         x, y, z = sample["region"].shape[1:]
         regions[index, :, :x, :y, :z] = sample["region"]
@@ -203,4 +208,4 @@ class TrainingStream(IterableDataset[dict[str, Any]]):
         delivered = max(0, -(-(self.start_batch - stream) // workers))
         samples = self.dataset.endless(stream, workers, skip=delivered * self.batch_size)
         while True:
-            yield collate(list(itertools.islice(samples, self.batch_size)))
+            yield self.dataset.collate(list(itertools.islice(samples, self.batch_size)))

@@ -1,4 +1,4 @@
-"""The step-based pre-training loop shared by VoCo and PCRLv2.
+"""The step-based pre-training loop shared by every method (ctssl.methods).
 
 Every random choice of a step (augmentation, PCRLv2's scale) comes from
 generators seeded by (seed, step, rank), and the data stream can start at any
@@ -12,7 +12,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,56 +21,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ctssl import checkpoint, distributed, feed, resume
+from ctssl.config import TrainConfig
 from ctssl.export import write_export
-from ctssl.methods import METHODS, Method, ModelOptions
+from ctssl.methods import Method, Training, find_method
 from ctssl.resume import CHECKPOINT
 from ctssl.runlog import RunLog
 from ctssl.schedule import warmup_cosine
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One run. Options left as None take the method's paper defaults (see ctssl.methods)."""
-
-    method: str
-    corpus: str
-    out: Path
-    steps: int = 100_000
-    batch_size: int | None = None  # per process
-    optimizer: str | None = None  # adamw | sgd
-    lr: float | None = None
-    weight_decay: float | None = None
-    warmup_steps: int | None = None
-    grad_clip: float | None = None  # 0 = off
-    momentum: float = 0.9  # SGD momentum / AdamW beta1
-    checkpoint_every: int = 1000
-    log_every: int = 10
-    workers: int = 4
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
-    mixture: str | None = None
-    resume: bool = False
-    synthetic: bool = False  # benchmark: repeat the first batch from memory, no loader in the loop
-    model: ModelOptions = field(default_factory=ModelOptions)
-
-    def resolved(self) -> TrainConfig:
-        if self.method not in METHODS:
-            raise ValueError(f"Unknown method {self.method!r}: expected one of {', '.join(METHODS)}")
-        defaults = METHODS[self.method].defaults
-        chosen = {name: getattr(self, name) for name in asdict(defaults)}
-        filled = {name: getattr(defaults, name) if value is None else value for name, value in chosen.items()}
-        if filled["optimizer"] not in ("adamw", "sgd"):
-            raise ValueError(f"--optimizer must be adamw or sgd, got {filled['optimizer']!r}")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        minimum = METHODS[self.method].min_batch_size(self.model)
-        if filled["batch_size"] < minimum:
-            raise ValueError(
-                f"{self.method} with these crops needs a batch size of at least {minimum} per process, "
-                f"got {filled['batch_size']}: its batch-norm layers need several samples to normalise over"
-            )
-        return replace(self, **filled)
 
 
 @dataclass(frozen=True)
@@ -87,23 +43,24 @@ def pretrain(config: TrainConfig, stream: TextIO | None = None) -> RunResult:
     config = config.resolved()
     context = distributed.start(config.device)
     try:
-        return _run(config, METHODS[config.method], context, stream)
+        return _run(config, find_method(config.method), context, stream)
     finally:
         distributed.stop()
 
 
-def _run(config: TrainConfig, method: Method, context: distributed.Context, stream: TextIO | None) -> RunResult:
+def _run(config: TrainConfig, method: Method[Any], context: distributed.Context, stream: TextIO | None) -> RunResult:
     _autocast(config, context.device)  # an impossible --precision fails now, not after the loaders start
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     if context.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # crop sizes are fixed per method: autotune the 3D convolutions once
         torch.backends.cuda.matmul.allow_tf32 = True
-    model = method.build(config.model).to(context.device)
-    optimizer = _optimizer(config, model)
-    assert config.batch_size is not None and config.weight_decay is not None
+    training = method.training()
+    assert config.model is not None and config.batch_size is not None and config.weight_decay is not None
     assert config.optimizer is not None
+    model = training.build(config.model).to(context.device)
+    optimizer = _optimizer(config, model)
     identity = resume.identity(
-        config.method, asdict(config.model), config.batch_size, config.optimizer, config.momentum
+        config.method, config.model.to_dict(), config.batch_size, config.optimizer, config.momentum
     )
     stream_options = _stream_options(config, context)
     start_step = 0
@@ -119,14 +76,14 @@ def _run(config: TrainConfig, method: Method, context: distributed.Context, stre
     wrapped: nn.Module = model
     if context.world_size > 1:
         device_ids = [context.device.index] if context.device.type == "cuda" else None
-        wrapped = DistributedDataParallel(model, device_ids, find_unused_parameters=method.find_unused_parameters)
+        wrapped = DistributedDataParallel(model, device_ids, find_unused_parameters=training.find_unused_parameters)
     batches = _batches(config, method, context, start_step)
     records = []
     for step in range(start_step, config.steps):
         waited = time.perf_counter()
         batch = next(batches)
         log.waited(time.perf_counter() - waited)
-        terms, grad_norm, lr = _step(config, method, context, wrapped, model, optimizer, batch, step)
+        terms, grad_norm, lr = _step(config, training, context, wrapped, model, optimizer, batch, step)
         log.stepped()
         done = step + 1
         if done % config.log_every == 0 or done == config.steps:
@@ -146,7 +103,7 @@ def _run(config: TrainConfig, method: Method, context: distributed.Context, stre
 
 def _step(
     config: TrainConfig,
-    method: Method,
+    training: Training[Any],
     context: distributed.Context,
     wrapped: nn.Module,
     model: nn.Module,
@@ -160,7 +117,7 @@ def _step(
     for group in optimizer.param_groups:
         group["lr"] = lr
     generator, shared = feed.generators(config.seed, step, context.rank)
-    inputs = method.inputs(batch, context.device, generator, shared)  # augmentation in fp32, outside autocast
+    inputs = training.inputs(batch, context.device, generator, shared)  # augmentation in fp32, outside autocast
     with _autocast(config, context.device):
         terms = wrapped(**inputs)
     optimizer.zero_grad(set_to_none=True)
@@ -168,9 +125,8 @@ def _step(
     grad_norm = _clip(model, config.grad_clip)  # gradients are averaged over ranks: the same norm everywhere
     _check_finite(float(terms["loss"].detach()), grad_norm, step + 1, config, context)
     optimizer.step()
-    update_teacher = getattr(model, "update_teacher", None)
-    if update_teacher is not None:
-        update_teacher()
+    if training.after_step is not None:
+        training.after_step(model)
     return terms, grad_norm, lr
 
 
@@ -208,7 +164,7 @@ def _start_files(config: TrainConfig, log: RunLog, start_step: int, context: dis
     )
 
 
-def _batches(config: TrainConfig, method: Method, context: distributed.Context, start_step: int) -> Iterator[Any]:
+def _batches(config: TrainConfig, method: Method[Any], context: distributed.Context, start_step: int) -> Iterator[Any]:
     assert config.batch_size is not None
     batches = feed.batches(
         config.corpus,

@@ -1,6 +1,5 @@
-"""Reorient and resample to the target grid, clip HU, summarize intensities."""
+"""Reorient and resample to the target grid (normalize), clip HU, summarize intensities, quality facts.
 
-from corpus.preprocess.grid import Grid, target_grid
-from corpus.preprocess.normalize import Normalized, normalize
-
-__all__ = ["Grid", "Normalized", "normalize", "target_grid"]
+Nothing is imported here: reading a manifest needs only the quality columns
+(corpus.preprocess.qc), not the resampling stack.
+"""

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-DEFAULT_WIDTHS = (32, 64, 128, 256, 512)
 ENCODER_BLOCKS = ("conv_0", "down_1", "down_2", "down_3", "down_4")
 
 
@@ -33,7 +32,7 @@ def conv_bn_relu(channels_in: int, channels_out: int) -> nn.Sequential:
     )
 
 
-def unet_encoder(widths: Sequence[int] = DEFAULT_WIDTHS, in_channels: int = 1) -> nn.Sequential:
+def unet_encoder(widths: Sequence[int], in_channels: int = 1) -> nn.Sequential:
     """BasicUNet's five encoder blocks, names kept, as one Sequential."""
     from monai.networks.nets import BasicUNet
 
@@ -53,7 +52,7 @@ class NonSkipUNet(nn.Module):
 
     SCALES = len(ENCODER_BLOCKS)
 
-    def __init__(self, widths: Sequence[int] = DEFAULT_WIDTHS) -> None:
+    def __init__(self, widths: Sequence[int]) -> None:
         super().__init__()
         self.widths = tuple(widths)
         self.encoder = unet_encoder(self.widths)

@@ -14,7 +14,7 @@ from torch import nn
 STAGE_WIDTHS = (1, 2, 4, 8, 16)
 
 
-def swin_encoder(feature_size: int = 48, use_v2: bool = False, window_size: int = 7, in_channels: int = 1) -> nn.Module:
+def swin_encoder(feature_size: int, use_v2: bool, window_size: int, in_channels: int = 1) -> nn.Module:
     """SwinUNETR(feature_size, use_v2, window_size).swinViT: patch size 2, depths (2, 2, 2, 2)."""
     from monai.networks.nets import SwinUNETR
 
@@ -34,7 +34,7 @@ class SwinEmbedder(nn.Module):
     encoder stages the same way).
     """
 
-    def __init__(self, feature_size: int = 48, use_v2: bool = False, window_size: int = 7) -> None:
+    def __init__(self, feature_size: int, use_v2: bool, window_size: int) -> None:
         super().__init__()
         self.swinViT = swin_encoder(
             feature_size, use_v2, window_size

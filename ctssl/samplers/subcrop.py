@@ -23,9 +23,9 @@ LOCAL_SIZES: tuple[Shape, ...] = ((8, 8, 8), (16, 16, 16), (32, 32, 16), (32, 32
 
 @dataclass(frozen=True)
 class SubCropSampler:
+    local_views: int  # the method's option (the paper: 6)
     global_sizes: tuple[Shape, ...] = GLOBAL_SIZES
     local_sizes: tuple[Shape, ...] = LOCAL_SIZES
-    local_views: int = 6
     min_iou: float = 0.3
     global_out: Shape = (64, 64, 32)
     local_out: Shape = (16, 16, 16)

@@ -19,19 +19,11 @@ from ctssl.samplers.boxes import Box, Shape, place
 
 @dataclass(frozen=True)
 class VoCoSampler:
-    grid: tuple[int, int] = (3, 3)
-    base: Shape = (64, 64, 64)
-    random_crops: int = 4
+    """n_x x n_y bases of ``base`` voxels and ``random_crops`` random crops (the method's options set them)."""
 
-    @classmethod
-    def paper(cls) -> VoCoSampler:
-        """The CVPR paper: 4 x 4 bases of 64^3 (a 256 x 256 x 64 region at 1.5 mm), k = 4."""
-        return cls(grid=(4, 4), base=(64, 64, 64), random_crops=4)
-
-    @classmethod
-    def large(cls) -> VoCoSampler:
-        """The released large-scale code: 3 x 3 bases of 64^3 in a 192 x 192 x 64 region."""
-        return cls(grid=(3, 3), base=(64, 64, 64), random_crops=4)
+    grid: tuple[int, int]
+    base: Shape
+    random_crops: int
 
     @property
     def region_size(self) -> Shape:

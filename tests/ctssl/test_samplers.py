@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ctssl.methods import pcrlv2, voco
 from ctssl.samplers import Box, SubCropSampler, VoCoSampler
 from ctssl.samplers.base import CropParams, Sampler
 from ctssl.samplers.boxes import iou
@@ -54,7 +55,7 @@ class SamplerConformance:
 
 
 class TestVoCoLarge(SamplerConformance):
-    sampler = VoCoSampler.large()
+    sampler = voco.METHOD.sampler(voco.defaults.LARGE)
 
     def test_large_preset_matches_the_released_code(self):
         assert self.sampler.region_size == (192, 192, 64)
@@ -62,7 +63,7 @@ class TestVoCoLarge(SamplerConformance):
 
 
 class TestVoCoPaper(SamplerConformance):
-    sampler = VoCoSampler.paper()
+    sampler = voco.METHOD.sampler(voco.defaults.PAPER)
 
     def test_paper_preset(self):
         params = self.draw(0, self.volume_shapes[0])
@@ -72,7 +73,7 @@ class TestVoCoPaper(SamplerConformance):
 
 
 class TestSubCrop(SamplerConformance):
-    sampler = SubCropSampler()
+    sampler = pcrlv2.METHOD.sampler(pcrlv2.defaults.PAPER)
 
 
 @settings(max_examples=100, deadline=None)
@@ -99,7 +100,7 @@ def test_voco_labels_equal_an_independent_pixel_count(grid, base, seed):
 
 
 def test_position_labels_of_a_crop_on_a_corner():
-    bases = VoCoSampler(grid=(2, 2), base=(4, 4, 4)).bases()
+    bases = VoCoSampler(grid=(2, 2), base=(4, 4, 4), random_crops=1).bases()
     labels = position_labels([Box((2, 1, 0), (4, 4, 4))], bases)
     # x: 2 voxels in column 0, 2 in column 1; y: 3 in row 0, 1 in row 1
     np.testing.assert_allclose(labels, [[6 / 16, 2 / 16, 6 / 16, 2 / 16]])
@@ -110,7 +111,7 @@ def test_position_labels_of_a_crop_on_a_corner():
     seed=st.integers(0, 2**32 - 1), shape=st.tuples(st.integers(120, 400), st.integers(120, 400), st.integers(70, 300))
 )
 def test_subcrop_constraints_hold_on_every_draw(seed, shape):
-    params = SubCropSampler().make_params(np.random.default_rng(seed), shape, None)
+    params = SubCropSampler(local_views=6).make_params(np.random.default_rng(seed), shape, None)
     first, second, *locals_ = params.crops
     assert iou(first, second) > 0.3
     assert first.size in GLOBAL_SIZES and second.size in GLOBAL_SIZES
@@ -123,7 +124,7 @@ def test_subcrop_constraints_hold_on_every_draw(seed, shape):
 
 
 def test_background_rule_rejects_exactly_over_85_percent_below_minus_150():
-    sampler = SubCropSampler()
+    sampler = SubCropSampler(local_views=6)
     crop = Box((0, 0, 0), (10, 10, 10))
     params = CropParams(crop, (crop, crop), ((10, 10, 10),) * 2, np.zeros(0))
     region = np.full((10, 10, 10), 40, dtype=np.int16)

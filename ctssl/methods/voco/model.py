@@ -17,13 +17,13 @@ costs a second network copy and a no-grad forward, so it is off by default.
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import cast
 
 import torch
 from torch import nn
 
-from ctssl.augment import apply_spatial, draw_spatial, voco_views
-from ctssl.losses import cosine_logits, voco_logits, voco_prediction_loss, voco_regularization_loss
+from ctssl.methods.voco.defaults import VoCoOptions
+from ctssl.methods.voco.losses import cosine_logits, voco_logits, voco_prediction_loss, voco_regularization_loss
 from ctssl.models.swin import SwinEmbedder
 
 
@@ -43,23 +43,15 @@ def projector(in_features: int, dim: int) -> nn.Sequential:
 class VoCo(nn.Module):
     """forward(bases (B, n, 1, *s), randoms (B, k, 1, *s), labels (B, k, n)) -> loss terms."""
 
-    def __init__(
-        self,
-        feature_size: int = 48,
-        use_v2: bool = False,
-        projection_dim: int = 2048,
-        regularization_weight: float = 1.0,
-        teacher_momentum: float | None = None,
-        window_size: int = 7,
-    ) -> None:
+    def __init__(self, options: VoCoOptions) -> None:
         super().__init__()
-        backbone = SwinEmbedder(feature_size, use_v2, window_size)
-        self.student = nn.Sequential(backbone, projector(backbone.out_features, projection_dim))
-        self.projection_dim = projection_dim
-        self.regularization_weight = regularization_weight
-        self.teacher_momentum = teacher_momentum
+        backbone = SwinEmbedder(options.feature_size, options.use_v2, options.window_size)
+        self.student = nn.Sequential(backbone, projector(backbone.out_features, options.projection_dim))
+        self.projection_dim = options.projection_dim
+        self.regularization_weight = options.regularization_weight
+        self.teacher_momentum = options.teacher_momentum
         self.teacher: nn.Sequential | None = None
-        if teacher_momentum is not None:
+        if options.teacher_momentum is not None:
             self.teacher = copy.deepcopy(self.student).requires_grad_(False)
 
     @property
@@ -129,15 +121,3 @@ class VoCo(nn.Module):
             held.mul_(momentum).add_(learned.detach(), alpha=1.0 - momentum)
         for statistic, current in zip(self.teacher.buffers(), self.student.buffers(), strict=True):
             statistic.copy_(current)
-
-
-def voco_inputs(batch: dict[str, Any], device: torch.device, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Windowed crops, each flipped, turned and rotated by up to 10 degrees on its own (VoCo's "random rotate
-    and flip"; no scaling). The labels are positions in the region and do not change."""
-    views = voco_views(batch, device)
-    bases, randoms = views.bases, views.randoms
-    crops = torch.cat([bases, randoms], dim=1)
-    flat = crops.flatten(0, 1)
-    augmented = apply_spatial(flat, draw_spatial(generator, flat.shape[0], max_scale=0.0)).view_as(crops)
-    count = bases.shape[1]
-    return {"bases": augmented[:, :count], "randoms": augmented[:, count:], "labels": views.labels}

@@ -12,15 +12,13 @@ C(l_k, g_m).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ctssl.augment import pcrlv2_views
-from ctssl.losses import comparison_loss, restoration_loss
-from ctssl.models.nsunet import DEFAULT_WIDTHS, NonSkipUNet, conv_bn_relu
+from ctssl.methods.pcrlv2.losses import comparison_loss, restoration_loss
+from ctssl.models.nsunet import NonSkipUNet, conv_bn_relu
 
 
 def restoration_head(channels: int) -> nn.Sequential:
@@ -39,7 +37,7 @@ def predictor(channels: int) -> nn.Sequential:
 class PCRLv2(nn.Module):
     """forward(global_inputs (B, 2, 1, *g), global_targets, local_inputs (B, L, 1, *l), scale) -> loss terms."""
 
-    def __init__(self, widths: Sequence[int] = DEFAULT_WIDTHS) -> None:
+    def __init__(self, widths: Sequence[int]) -> None:
         super().__init__()
         self.network = NonSkipUNet(widths)
         channels = [self.network.scale_channels(scale) for scale in range(NonSkipUNet.SCALES)]
@@ -90,15 +88,3 @@ class PCRLv2(nn.Module):
         """Eq. 5-6: v = BN(GAP(features)), p = predictor(v)."""
         vectors = self.compare_norm[scale](features.float().mean(dim=(2, 3, 4)))
         return vectors, self.predict[scale](vectors).float()
-
-
-def pcrlv2_inputs(
-    batch: dict[str, Any], device: torch.device, generator: torch.Generator, scale: int
-) -> dict[str, Any]:
-    views = pcrlv2_views(batch, generator, device)
-    return {
-        "global_inputs": views.global_inputs,
-        "global_targets": views.global_targets,
-        "local_inputs": views.local_inputs,
-        "scale": scale,
-    }

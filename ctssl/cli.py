@@ -1,0 +1,140 @@
+"""`corpus pretrain METHOD` and `corpus export`, added to the `corpus` command through the
+``corpus.commands`` entry point (corpus itself never imports ctssl). No torch until a command runs.
+
+Each method (ctssl.methods.METHODS) is a subcommand of `pretrain`: the options
+every run has, then the method's own flags; defaults are the method's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from corpus.errors import EXIT_FATAL
+from ctssl.config import OPTIMIZERS, TrainConfig
+from ctssl.methods import METHODS, Method
+
+TRAIN_EXTRA = "pip install 'ct-corpus[train]'"
+
+
+@click.group()
+def pretrain() -> None:
+    """Pre-train METHOD on crops streamed from a corpus; run under torchrun for DDP.
+
+    Defaults are the papers' (see README). Writes OUT/train.jsonl, OUT/checkpoints/last.pt
+    and, at the end, OUT/export/encoder.pt for fine-tuning.
+    """
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for encoder.pt and encoder.json.")
+def export_weights(checkpoint: Path, out: Path) -> None:
+    """Export the encoder of a pre-training CHECKPOINT for fine-tuning (SwinUNETR or BasicUNet keys)."""
+    try:
+        from ctssl.export import export_checkpoint
+    except ImportError as error:
+        raise click.UsageError(f"exporting needs torch and monai: {TRAIN_EXTRA} ({error})") from None
+    try:
+        click.echo(f"encoder weights: {export_checkpoint(checkpoint, out)}")
+    except (ValueError, OSError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FATAL)
+
+
+def _run_options(method: Method[Any]) -> list[Callable[[Any], Any]]:
+    """The options of every run; optimisation defaults are the method's (shown in brackets)."""
+    defaults = method.optimisation
+    return [
+        click.option("--corpus", required=True, help="Corpus folder or URL built by `corpus build`."),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            help=f"Run folder: logs, checkpoints, export. [runs/{method.name}]",
+        ),
+        click.option(
+            "--steps", default=TrainConfig.steps, show_default=True, type=click.IntRange(min=1), help="Optimizer steps."
+        ),
+        click.option(
+            "--batch-size", type=click.IntRange(min=1), help=f"Samples per step per process. [{defaults.batch_size}]"
+        ),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=f"[{defaults.optimizer}]"),
+        click.option("--lr", type=float, help=f"Peak learning rate. [{defaults.lr:g}]"),
+        click.option("--weight-decay", type=float, help=f"[{defaults.weight_decay:g}]"),
+        click.option(
+            "--warmup-steps",
+            type=click.IntRange(min=0),
+            help=f"Linear warmup before cosine decay. [{defaults.warmup_steps}]",
+        ),
+        click.option(
+            "--grad-clip", type=click.FloatRange(min=0), help=f"Max gradient norm, 0 = off. [{defaults.grad_clip:g}]"
+        ),
+        click.option(
+            "--checkpoint-every", default=TrainConfig.checkpoint_every, show_default=True, type=click.IntRange(min=1)
+        ),
+        click.option("--log-every", default=TrainConfig.log_every, show_default=True, type=click.IntRange(min=1)),
+        click.option(
+            "--workers",
+            default=TrainConfig.workers,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Loader processes.",
+        ),
+        click.option("--seed", default=TrainConfig.seed, show_default=True, type=int),
+        click.option(
+            "--device",
+            default=TrainConfig.device,
+            show_default=True,
+            type=click.Choice(["auto", "cpu", "cuda"]),
+            help="auto: CUDA if any.",
+        ),
+        click.option(
+            "--precision",
+            default=TrainConfig.precision,
+            show_default=True,
+            type=click.Choice(["auto", "bf16", "fp32"]),
+            help="auto: bf16 autocast on CUDA, fp32 on the CPU.",
+        ),
+        click.option("--mixture", type=click.Path(exists=True, dir_okay=False), help="Sources/splits/repeats TOML."),
+        click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."),
+        click.option(
+            "--synthetic-data", "synthetic", is_flag=True, help="Benchmark: repeat the first batch from memory."
+        ),
+        click.option(
+            "--tiny", is_flag=True, help="A CPU-sized model and crops (demo, smoke tests); not for real runs."
+        ),
+    ]
+
+
+def _method_command(method: Method[Any]) -> click.Command:
+    option_names = {field.name for field in fields(method.paper)}
+
+    def run(tiny: bool, out: Path | None, **values: Any) -> None:
+        chosen = {name: values.pop(name) for name in option_names if name in values}
+        model = replace(method.tiny if tiny else method.paper, **{k: v for k, v in chosen.items() if v is not None})
+        _train(TrainConfig(method.name, out=out or Path("runs") / method.name, model=model, **values))
+
+    for option in reversed([*_run_options(method), *method.cli_options]):
+        run = option(run)
+    return click.command(method.name, help=method.summary, short_help=method.summary)(run)
+
+
+def _train(config: TrainConfig) -> None:
+    try:
+        from ctssl.train import pretrain as run_pretraining
+    except ImportError as error:
+        raise click.UsageError(f"pre-training needs torch and monai: {TRAIN_EXTRA} ({error})") from None
+    try:
+        run_pretraining(config)
+    except (ValueError, OSError, FloatingPointError) as error:  # bad options, data or numbers: one line
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FATAL)
+
+
+for _method in METHODS.values():
+    pretrain.add_command(_method_command(_method))

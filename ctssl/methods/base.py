@@ -1,0 +1,105 @@
+"""What a pre-training method is to the CLI, the demo and the training loop.
+
+A method is one package, ctssl/methods/<name>/, whose ``METHOD`` (a
+:class:`Method`, importable without torch) carries its options with the
+paper's values and a CPU-sized variant, its optimisation defaults, its
+command-line flags and its crop sampler; ``training()`` loads the torch side
+(:class:`Training`: model, views and augmentation, export, a per-step hook).
+ctssl.methods.METHODS lists the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+import click
+
+from ctssl.samplers.base import Sampler
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """Base of each method's architecture and crop options: frozen, and a plain dict in checkpoints."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        known = {field.name for field in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"Unknown {cls.__name__} fields {sorted(unknown)}; expected some of {sorted(known)}")
+        return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in data.items()})
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """Optimisation defaults from a paper's implementation details; each is a `corpus pretrain` option."""
+
+    optimizer: str  # adamw | sgd
+    lr: float  # peak learning rate
+    weight_decay: float
+    warmup_steps: int  # linear warmup before the cosine decay
+    batch_size: int  # per process
+    grad_clip: float  # max gradient norm, 0 = off
+
+
+Options = TypeVar("Options", bound=MethodOptions)
+CliOption = Callable[[Any], Any]  # a click.option decorator whose destination is a field of the options
+
+
+@dataclass(frozen=True)
+class Training(Generic[Options]):
+    """The torch side of a method: loaded to train or to export, never for the CLI's help."""
+
+    build: Callable[[Options], nn.Module]
+    # (loader batch, device, this rank's generator, a generator every rank shares) -> the model's keyword arguments
+    inputs: Callable[[dict[str, Any], torch.device, torch.Generator, torch.Generator], dict[str, Any]]
+    # (model, options) -> (encoder weights under the fine-tuning model's keys, what loads them: encoder.json's target)
+    export: Callable[[nn.Module, Options], tuple[dict[str, torch.Tensor], dict[str, Any]]]
+    after_step: Callable[[nn.Module], None] | None = None  # after every optimizer step (an EMA teacher, say)
+    find_unused_parameters: bool = False  # DDP: a step leaves some parameters without a gradient
+
+
+@dataclass(frozen=True)
+class Method(Generic[Options]):
+    name: str
+    summary: str  # one line for `corpus pretrain --help`
+    paper: Options  # the paper's architecture and crops
+    tiny: Options  # small enough for a CPU (the demo, smoke tests); not for pre-training
+    optimisation: Optimisation
+    cli_options: tuple[CliOption, ...]
+    sampler: Callable[[Options], Sampler]
+    min_batch_size: Callable[[Options], int]  # per process: the fewest samples its batch norms can work with
+    training: Callable[[], Training[Options]]
+
+    def options_from_dict(self, data: dict[str, Any]) -> Options:
+        return type(self.paper).from_dict(data)
+
+
+class IntTuple(click.ParamType):
+    """A fixed count of positive whole numbers: ``3x3`` or ``32,64,128,256,512``."""
+
+    name = "ints"
+
+    def __init__(self, separator: str, count: int) -> None:
+        self.separator, self.count = separator, count
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).lower().split(self.separator)
+        if len(parts) != self.count or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+            self.fail(
+                f"expected {self.count} positive whole numbers separated by {self.separator!r}, got {value!r}",
+                param,
+                ctx,
+            )
+        return tuple(int(part) for part in parts)
