@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from corpus.errors import SpecError
@@ -49,6 +49,15 @@ def parse_clip(text: str) -> tuple[int, int]:
 
 def format_clip(clip: tuple[int, int]) -> str:
     return f"{clip[0]},{clip[1]}"
+
+
+def known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` when every key is a field of the dataclass ``cls`` (a config read back from a file)."""
+    known = {field.name for field in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise SpecError(f"Unknown {cls.__name__} fields {sorted(unknown)}; expected some of {sorted(known)}")
+    return data
 
 
 @dataclass(frozen=True)
@@ -96,11 +105,7 @@ class BuildSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BuildSpec:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise SpecError(f"Unknown BuildSpec fields {sorted(unknown)}; expected some of {sorted(known)}")
-        return cls(**data)
+        return cls(**known_fields(cls, data))
 
     def hash(self) -> str:
         """Stable 16-hex digest of every field: equal specs, equal hash, on any machine."""

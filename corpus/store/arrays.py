@@ -20,9 +20,9 @@ from zarr.abc.store import Store
 
 from corpus.preprocess.grid import Grid
 from corpus.spec import BuildSpec
+from corpus.store.layout import ARRAY_NAME
 from corpus.store.storage_layout import StorageLayout
 
-ARRAY_NAME = "0"
 LAYOUT_ATTRIBUTE = "storage_layout"  # in a shard group's attributes
 
 

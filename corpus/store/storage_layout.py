@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from corpus.errors import SpecError
+from corpus.spec import known_fields
 
 VOLUMES_PER_SHARD = 32  # volumes per shard at most (a build option: it never changes how a volume is stored)
 
@@ -41,8 +42,4 @@ class StorageLayout:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StorageLayout:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise SpecError(f"Unknown StorageLayout fields {sorted(unknown)}; expected some of {sorted(known)}")
-        return cls(**data)
+        return cls(**known_fields(cls, data))

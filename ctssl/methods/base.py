@@ -11,11 +11,13 @@ ctssl.methods.METHODS lists the methods.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import click
 
+from corpus.spec import known_fields
 from ctssl.samplers.base import Sampler
 
 if TYPE_CHECKING:
@@ -32,11 +34,8 @@ class MethodOptions:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        known = {field.name for field in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"Unknown {cls.__name__} fields {sorted(unknown)}; expected some of {sorted(known)}")
-        return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in data.items()})
+        values = known_fields(cls, data)
+        return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in values.items()})
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,11 @@ class Method(Generic[Options]):
 
     def options_from_dict(self, data: dict[str, Any]) -> Options:
         return type(self.paper).from_dict(data)
+
+
+def training_in(module: str) -> Callable[[], Training[Any]]:
+    """Loads ``module``'s ``TRAINING`` when called: the torch side stays unimported until a run needs it."""
+    return lambda: import_module(module).TRAINING
 
 
 class IntTuple(click.ParamType):

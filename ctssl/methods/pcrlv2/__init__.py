@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ctssl.methods.base import IntTuple, Method, Training
+from ctssl.methods.base import IntTuple, Method, training_in
 from ctssl.methods.pcrlv2.defaults import OPTIMISATION, PAPER, TINY, PCRLv2Options
 from ctssl.samplers.subcrop import SubCropSampler
 
@@ -17,12 +17,6 @@ def _min_batch_size(options: PCRLv2Options) -> int:
     # With one sample the comparison head's batch norm sees only the two global views and
     # maps them to exact opposites (+-1 per channel), which makes every comparison meaningless.
     return 2
-
-
-def _training() -> Training[PCRLv2Options]:
-    from ctssl.methods.pcrlv2.training import TRAINING
-
-    return TRAINING
 
 
 METHOD = Method(
@@ -40,5 +34,5 @@ METHOD = Method(
     ),
     sampler=_sampler,
     min_batch_size=_min_batch_size,
-    training=_training,
+    training=training_in("ctssl.methods.pcrlv2.training"),
 )

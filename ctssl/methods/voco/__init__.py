@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ctssl.methods.base import IntTuple, Method, Training
+from ctssl.methods.base import IntTuple, Method, training_in
 from ctssl.methods.voco.defaults import OPTIMISATION, PAPER, TINY, VoCoOptions
 from ctssl.samplers.voco import VoCoSampler
 
@@ -16,12 +16,6 @@ def _sampler(options: VoCoOptions) -> VoCoSampler:
 def _min_batch_size(options: VoCoOptions) -> int:
     # The projector's batch norm sees the B * n bases and the B * k random crops apart: each needs two.
     return -(-2 // min(options.grid[0] * options.grid[1], options.random_crops))
-
-
-def _training() -> Training[VoCoOptions]:
-    from ctssl.methods.voco.training import TRAINING
-
-    return TRAINING
 
 
 METHOD = Method(
@@ -42,5 +36,5 @@ METHOD = Method(
     ),
     sampler=_sampler,
     min_batch_size=_min_batch_size,
-    training=_training,
+    training=training_in("ctssl.methods.voco.training"),
 )
