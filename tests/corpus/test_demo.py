@@ -46,3 +46,11 @@ def _hu_at(opened: corpus.Corpus, volume_id: str, ras: tuple[float, float, float
 
 def _near(value: float, expected: float) -> bool:
     return abs(value - expected) < 40
+
+
+def test_without_training_installed_the_demo_says_so(monkeypatch, capsys, tmp_path):
+    import corpus.cli
+
+    monkeypatch.setattr(corpus.cli, "entry_points", lambda group: [])
+    corpus.cli._demo_steps(tmp_path)
+    assert "no further demo steps installed" in capsys.readouterr().out
