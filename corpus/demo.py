@@ -53,7 +53,7 @@ def write_phantoms(folder: Path, seed: int = 0) -> list[Path]:
         path = folder / case.file_name
         _WRITERS[path.suffix](path, hu, affine)
         paths.append(path)
-    write_series(folder / "dicom_study" / "series_3", demo_dicom_series(), noise_hu=15.0)
+    write_series(folder / "dicom_study" / "series_3", demo_dicom_series(), noise_hu=15.0, uid_seed="demo")
     return [*paths, folder / "dicom_study" / "series_3"]
 
 

@@ -41,21 +41,33 @@ class SeriesSpec:
 
 
 def write_series(
-    folder: Path, spec: SeriesSpec, order: Sequence[int] | None = None, noise_hu: float = 0.0
+    folder: Path,
+    spec: SeriesSpec,
+    order: Sequence[int] | None = None,
+    noise_hu: float = 0.0,
+    uid_seed: str | None = None,
 ) -> list[Path]:
-    """One file per slice, written in ``order`` (file names follow it, not the geometry)."""
+    """One file per slice, written in ``order`` (file names follow it, not the geometry).
+
+    UIDs are random, or derived from ``uid_seed`` so that a rerun writes identical files.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    series_uid, study_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
+    series_uid, study_uid, frame_uid = (_uid(uid_seed, role) for role in ("series", "study", "frame"))
     paths = []
     for number, index in enumerate(order if order is not None else range(len(spec.positions))):
         position = spec.positions[index]
         hu = render(spec.slice_affine_ras(position), (spec.columns, spec.rows, 1), spec.markers, noise_hu=noise_hu)
         stored = _stored_values(hu[:, :, 0].T, spec)
         dataset = _dataset(spec, position, stored, number + 1, (series_uid, study_uid, frame_uid))
+        dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = _uid(uid_seed, "instance", str(number))
         path = folder / f"IM{number:04d}"
         dataset.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
+
+
+def _uid(seed: str | None, *parts: str) -> UID:
+    return generate_uid() if seed is None else generate_uid(entropy_srcs=[seed, *parts])
 
 
 def _stored_values(hu: np.ndarray, spec: SeriesSpec) -> np.ndarray:

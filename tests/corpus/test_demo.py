@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import corpus
 from corpus.cli import main
-from corpus.demo import DEMO_CASES
+from corpus.demo import DEMO_CASES, write_phantoms
 from corpus.phantom import LUNG, SOFT
 
 
@@ -54,3 +54,14 @@ def test_without_training_installed_the_demo_says_so(monkeypatch, capsys, tmp_pa
     monkeypatch.setattr(corpus.cli, "entry_points", lambda group: [])
     corpus.cli._demo_steps(tmp_path)
     assert "no further demo steps installed" in capsys.readouterr().out
+
+
+def test_demo_dicom_series_is_written_byte_for_byte_the_same_on_every_run(tmp_path, monkeypatch):
+    # A rerun of the demo rewrites its inputs; identical files keep the series key and let the build skip them.
+    monkeypatch.setattr("corpus.demo.DEMO_CASES", ())  # the NIfTI/MetaImage phantoms are seeded already
+    (series,) = write_phantoms(tmp_path / "a")
+    write_phantoms(tmp_path / "b")
+    files = sorted(series.iterdir())
+    assert len(files) == 70
+    for path in files:
+        assert (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes() == path.read_bytes(), path.name
