@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ctssl.augment import gaussian_kernel
+
 
 @dataclass(frozen=True)
 class Augmentation:
@@ -101,10 +103,8 @@ def _blur(stack: torch.Tensor, sigma: float) -> torch.Tensor:
     """In-plane Gaussian blur of every slice of (n, H, W)."""
     if sigma <= 0:
         return stack
-    radius = max(1, round(2 * sigma))
-    offsets = torch.arange(-radius, radius + 1, dtype=stack.dtype, device=stack.device)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
+    kernel = gaussian_kernel(sigma, stack)
+    radius = kernel.shape[0] // 2
     slices = stack[:, None]
     slices = F.conv2d(F.pad(slices, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
     slices = F.conv2d(F.pad(slices, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))

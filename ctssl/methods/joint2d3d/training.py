@@ -18,12 +18,6 @@ from ctssl.methods.joint2d3d.stages import CLUSTER_2D, CLUSTER_3D, JOINT, stage_
 from ctssl.methods.joint2d3d.views import joint_inputs
 
 
-def _inputs(
-    batch: dict[str, Any], device: torch.device, generator: torch.Generator, shared: torch.Generator
-) -> dict[str, Any]:
-    return joint_inputs(batch, device, generator)
-
-
 def _model(model: nn.Module) -> Joint2D3D:
     assert isinstance(model, Joint2D3D)
     return model
@@ -66,7 +60,7 @@ def _export(model: nn.Module, options: JointOptions) -> tuple[dict[str, torch.Te
 # A stage leaves whole parts without gradient (f_inter in stage 1, f_intra in stage 2, the 2D head in stage 3).
 TRAINING = Training(
     build=Joint2D3D,
-    inputs=_inputs,
+    inputs=joint_inputs,
     export=_export,
     exports=_exports,
     before_forward=before_forward,

@@ -39,8 +39,13 @@ def draw_mask(generator: torch.Generator, volumes: int, slices: int, ratio: floa
     return torch.zeros(volumes, slices, dtype=torch.bool).scatter(1, order[:, :count], True)
 
 
-def joint_inputs(batch: dict[str, Any], device: torch.device, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """The model's inputs: augmented views (B, 2, n, 1, V, V) and one mask (B, n) for both views."""
+def joint_inputs(
+    batch: dict[str, Any], device: torch.device, generator: torch.Generator, shared: torch.Generator | None = None
+) -> dict[str, Any]:
+    """The model's inputs: augmented views (B, 2, n, 1, V, V) and one mask (B, n) for both views.
+
+    Every draw is this process's own (``generator``); nothing needs ``shared``, the generator all processes share.
+    """
     stacks = slice_stacks(batch, device)
     volumes, _, slices = stacks.shape[:3]
     flat = stacks.flatten(0, 1)[:, :, 0]  # (2B, n, V, V)

@@ -1,4 +1,4 @@
-"""`corpus pretrain joint2d3d`: the three stages through the CLI, its two exports, and 2-process DDP."""
+"""`corpus pretrain joint2d3d`: the three stages, `corpus export` of its two encoders, and 2-process DDP."""
 
 from __future__ import annotations
 
@@ -10,28 +10,19 @@ from click.testing import CliRunner
 
 from corpus.cli import main
 from ctssl.models.hybrid import HybridEncoder
-from tests.ctssl.test_train import _torchrun
+from ctssl.train import pretrain
+from tests.ctssl.test_train import _config, _torchrun
 
 
-def test_cli_runs_one_step_per_stage_and_exports_both_encoders(phantom_corpus, tmp_path):
-    runner = CliRunner()
-    arguments = ["pretrain", "joint2d3d", "--corpus", phantom_corpus, "--out", str(tmp_path / "run"), "--tiny"]
-    arguments += ["--steps", "3", "--batch-size", "2", "--workers", "0", "--device", "cpu", "--log-every", "1"]
-    result = runner.invoke(main, arguments)
-    assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
-    assert [r["stage"] for r in records] == [1.0, 2.0, 3.0]
-    assert ["cluster_2d" in records[0], "mask" in records[1], "cluster_3d" in records[2]] == [True] * 3
-    exported = runner.invoke(
-        main, ["export", str(tmp_path / "run" / "checkpoints" / "last.pt"), "--out", str(tmp_path / "e")]
-    )
+def test_one_step_per_stage_then_the_export_command_writes_both_encoders(phantom_corpus, tmp_path):
+    result = pretrain(_config(phantom_corpus, tmp_path / "run", "joint2d3d", steps=3, warmup_steps=0))
+    stages, first, second, third = ([r["stage"] for r in result.records], *result.records)
+    assert stages == [1.0, 2.0, 3.0] and "cluster_2d" in first and "mask" in second and "cluster_3d" in third
+    checkpoint = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    exported = CliRunner().invoke(main, ["export", checkpoint, "--out", str(tmp_path / "e")])
     assert exported.exit_code == 0, exported.output
-    assert {path.name for path in (tmp_path / "e").iterdir()} == {
-        "encoder.pt",
-        "encoder.json",
-        "hybrid.pt",
-        "hybrid.json",
-    }
+    written = {path.name for path in (tmp_path / "e").iterdir()}
+    assert written == {"encoder.pt", "encoder.json", "hybrid.pt", "hybrid.json"}
     kwargs = json.loads((tmp_path / "e" / "hybrid.json").read_text())["target"]["kwargs"]
     encoder = HybridEncoder(**kwargs)
     encoder.load_state_dict(torch.load(tmp_path / "e" / "hybrid.pt", weights_only=True))
