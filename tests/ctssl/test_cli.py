@@ -73,3 +73,5 @@ def test_joint2d3d_flags_reach_its_options(runs):
     assert runs[0].model == expected and runs[0].optimizer == "larc"
     bad = CliRunner().invoke(main, ["pretrain", "joint2d3d", "--corpus", "c", "--slice-axis", "oblique"])
     assert bad.exit_code == 2 and "--slice-axis" in bad.output
+    short = CliRunner().invoke(main, ["pretrain", "joint2d3d", "--corpus", "c", "--slices", "2"])
+    assert short.exit_code == 2 and "shorter than the attention's reduction 4" in short.output
