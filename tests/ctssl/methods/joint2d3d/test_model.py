@@ -17,8 +17,11 @@ TINY = joint2d3d.METHOD.tiny
 
 
 def _model(options: JointOptions = TINY) -> Joint2D3D:
+    """A model past its first update: the decoder (zero at the start) maps tokens back."""
     torch.manual_seed(0)
-    return Joint2D3D(options)
+    model = Joint2D3D(options)
+    torch.nn.init.normal_(model.decoder.weight, std=0.02)
+    return model
 
 
 def _inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,6 +73,12 @@ def test_each_stage_trains_its_parts_and_leaves_the_others(stage):
     found = _gradients(model, model(views, mask, stage)["loss"])
     assert {name for name, value in found.items() if value} == trained
     assert all(found[name] is None for name in untouched), found
+
+
+def test_the_masked_prediction_starts_at_the_embeddings_norm():
+    torch.manual_seed(0)
+    terms = Joint2D3D(TINY)(*_inputs(), stage=MASK)  # a fresh decoder predicts zeros
+    assert float(terms["mask"].detach()) == pytest.approx(5**0.5, rel=1e-5)  # five unit-norm levels
 
 
 def test_the_mask_stage_freezes_the_backbone_batch_statistics():
