@@ -80,8 +80,8 @@ class Joint2D3D(nn.Module):
         self.prototypes_3d = prototype_heads(options.d_model, (options.prototypes_3d,) if swav else options.dc_heads_3d)
         self.mask_token = nn.Parameter(nn.init.trunc_normal_(torch.empty(width), std=0.02))
         self.decoder = nn.Linear(options.d_model, width)  # Eq. 14: back into the input embedding space
-        # Zero start: predictions start at 0, so L_mask starts at |Y_i| = sqrt(5) (five unit levels), O(1) like the
-        # clustering terms; a random map of layer-normed tokens would start it near 36 at width 640 -> 3904.
+        # Zero start: predictions start at 0, so L_mask starts at |Y_i| (sqrt 5: five unit-norm levels), O(1) like
+        # the clustering terms; a random map of layer-normed tokens would start it near 36 at width 640 -> 3904.
         nn.init.zeros_(self.decoder.weight)
         nn.init.zeros_(self.decoder.bias)
         self.banks = nn.ModuleDict()
