@@ -129,13 +129,19 @@ def apply_pixel(views: torch.Tensor, params: PixelParams, noise: torch.Generator
     return _swap_patches(out, params.swap_boxes, patch)
 
 
+def gaussian_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:
+    """A normalised 1D Gaussian of radius max(1, round(2 sigma)), in ``like``'s dtype and device."""
+    radius = max(1, round(2 * sigma))
+    offsets = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
+    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
 def _blur(view: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return view
-    radius = max(1, round(2 * sigma))
-    offsets = torch.arange(-radius, radius + 1, dtype=view.dtype, device=view.device)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
+    kernel = gaussian_kernel(sigma, view)
+    radius = kernel.shape[0] // 2
     out = view[None]
     for axis in range(3):
         shape = [1, 1, 1, 1, 1]

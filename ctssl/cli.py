@@ -35,7 +35,8 @@ def pretrain() -> None:
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for encoder.pt and encoder.json.")
 def export_weights(checkpoint: Path, out: Path) -> None:
-    """Export the encoder of a pre-training CHECKPOINT for fine-tuning (SwinUNETR or BasicUNet keys)."""
+    """Export the encoder of a pre-training CHECKPOINT for fine-tuning (SwinUNETR, BasicUNet or ResNet-50 keys;
+    joint2d3d also writes hybrid.pt, its 2D + slice-transformer encoder)."""
     try:
         from ctssl.export import export_checkpoint
     except ImportError as error:
@@ -116,7 +117,10 @@ def _method_command(method: Method[Any]) -> click.Command:
 
     def run(tiny: bool, out: Path | None, **values: Any) -> None:
         chosen = {name: values.pop(name) for name in option_names if name in values}
-        model = replace(method.tiny if tiny else method.paper, **{k: v for k, v in chosen.items() if v is not None})
+        try:
+            model = replace(method.tiny if tiny else method.paper, **{k: v for k, v in chosen.items() if v is not None})
+        except ValueError as error:  # options that do not fit together (the options class says why)
+            raise click.UsageError(str(error)) from None
         _train(TrainConfig(method.name, out=out or Path("runs") / method.name, model=model, **values))
 
     for option in reversed([*_run_options(method), *method.cli_options]):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ctssl.methods import MethodOptions, find_method
 
-OPTIMIZERS = ("adamw", "sgd")
+OPTIMIZERS = ("adamw", "sgd", "larc")  # larc: SGD with layer-wise adaptive rates (ctssl.optim)
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class TrainConfig:
     out: Path
     steps: int = 100_000
     batch_size: int | None = None  # per process
-    optimizer: str | None = None  # adamw | sgd
+    optimizer: str | None = None  # adamw | sgd | larc
     lr: float | None = None
     weight_decay: float | None = None
     warmup_steps: int | None = None

@@ -92,3 +92,26 @@ def check_in_sync(model: torch.nn.Module, context: Context) -> None:
 def barrier(context: Context) -> None:
     if context.world_size > 1:
         dist.barrier()
+
+
+def _group_running() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def reduce_in_place(tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """``tensor`` summed (or maxed: op="max") over every process when a group runs; itself otherwise.
+
+    For statistics computed inside a model's forward (no Context there); no gradient passes.
+    """
+    if _group_running():
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
+    return tensor
+
+
+def gather_rows(tensor: torch.Tensor) -> torch.Tensor:
+    """Every process's rows of ``tensor``, concatenated in rank order (the same on each); no gradient passes."""
+    if not _group_running():
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)

@@ -24,6 +24,7 @@ from ctssl import checkpoint, distributed, feed, resume
 from ctssl.config import TrainConfig
 from ctssl.export import write_export
 from ctssl.methods import Method, Training, find_method
+from ctssl.optim import LARC
 from ctssl.resume import CHECKPOINT
 from ctssl.runlog import RunLog
 from ctssl.schedule import warmup_cosine
@@ -112,16 +113,19 @@ def _step(
     step: int,
 ) -> tuple[dict[str, torch.Tensor], float, float]:
     """One optimizer step; returns (loss terms, gradient norm before clipping, lr used)."""
-    assert config.lr is not None and config.warmup_steps is not None
-    lr = config.lr * warmup_cosine(step, config.warmup_steps, config.steps)
+    lr = _lr(config, training, step)
     for group in optimizer.param_groups:
         group["lr"] = lr
     generator, shared = feed.generators(config.seed, step, context.rank)
     inputs = training.inputs(batch, context.device, generator, shared)  # augmentation in fp32, outside autocast
+    if training.before_forward is not None:
+        inputs |= training.before_forward(model, step, config.steps)
     with _autocast(config, context.device):
         terms = wrapped(**inputs)
     optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()
+    if training.after_backward is not None:
+        training.after_backward(model, step, config.steps)
     grad_norm = _clip(model, config.grad_clip)  # gradients are averaged over ranks: the same norm everywhere
     _check_finite(float(terms["loss"].detach()), grad_norm, step + 1, config, context)
     optimizer.step()
@@ -130,11 +134,21 @@ def _step(
     return terms, grad_norm, lr
 
 
+def _lr(config: TrainConfig, training: Training[Any], step: int) -> float:
+    """The lr of 0-based ``step``: the method's schedule, or warmup then cosine over the whole run."""
+    assert config.lr is not None and config.warmup_steps is not None
+    if training.lr_factor is not None:
+        return config.lr * training.lr_factor(config.model, step, config.steps, config.warmup_steps)
+    return config.lr * warmup_cosine(step, config.warmup_steps, config.steps)
+
+
 def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     assert config.lr is not None and config.weight_decay is not None
     parameters = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
         return torch.optim.SGD(parameters, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "larc":
+        return LARC(parameters, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     return torch.optim.AdamW(parameters, config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ctssl.methods import pcrlv2, voco
+from ctssl.methods import joint2d3d, pcrlv2, voco
 from ctssl.methods.base import Method, MethodOptions, Optimisation, Training
 
-METHODS: dict[str, Method[Any]] = {method.name: method for method in (voco.METHOD, pcrlv2.METHOD)}
+METHODS: dict[str, Method[Any]] = {method.name: method for method in (voco.METHOD, pcrlv2.METHOD, joint2d3d.METHOD)}
 
 
 def find_method(name: str) -> Method[Any]:

@@ -42,7 +42,7 @@ class MethodOptions:
 class Optimisation:
     """Optimisation defaults from a paper's implementation details; each is a `corpus pretrain` option."""
 
-    optimizer: str  # adamw | sgd
+    optimizer: str  # adamw | sgd | larc
     lr: float  # peak learning rate
     weight_decay: float
     warmup_steps: int  # linear warmup before the cosine decay
@@ -65,6 +65,15 @@ class Training(Generic[Options]):
     export: Callable[[nn.Module, Options], tuple[dict[str, torch.Tensor], dict[str, Any]]]
     after_step: Callable[[nn.Module], None] | None = None  # after every optimizer step (an EMA teacher, say)
     find_unused_parameters: bool = False  # DDP: a step leaves some parameters without a gradient
+    # (model, options) -> further artifacts beside encoder.pt: name -> (weights, target), written as <name>.pt/.json
+    exports: Callable[[nn.Module, Options], dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]]] | None = None
+    # (model, step, steps) -> extra keyword arguments of this step's forward (a training stage, say); runs
+    # before it, so no-grad updates of the model that every process makes alike go here (re-normalising, re-clustering)
+    before_forward: Callable[[nn.Module, int, int], dict[str, Any]] | None = None
+    # (model, step, steps) after backward, before clipping and the optimizer step (dropping some gradients, say)
+    after_backward: Callable[[nn.Module, int, int], None] | None = None
+    # (options, step, steps, warmup steps) -> multiplier of --lr; None: warmup, then cosine over the whole run
+    lr_factor: Callable[[Options, int, int, int], float] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from ctssl.samplers.base import CropParams, Sampler
 from ctssl.samplers.boxes import Box
+from ctssl.samplers.slices import SliceStackSampler, slice_sampler
 from ctssl.samplers.subcrop import SubCropSampler
 from ctssl.samplers.voco import VoCoSampler
 
-__all__ = ["Box", "CropParams", "Sampler", "SubCropSampler", "VoCoSampler"]
+__all__ = ["Box", "CropParams", "Sampler", "SliceStackSampler", "SubCropSampler", "VoCoSampler", "slice_sampler"]

@@ -18,7 +18,8 @@ class CropParams:
     ``region`` is in volume voxels and may reach outside the volume (read as
     air); ``crops`` are relative to the region; crop ``i`` is resized to
     ``out_sizes[i]`` on the device. ``labels`` is method-specific (VoCo: the
-    (random crops x bases) overlap fractions; PCRLv2: empty).
+    (random crops x bases) overlap fractions; PCRLv2: empty; slices: the 3 x 3
+    permutation from volume axes to slice, row and column axes).
     """
 
     region: Box

@@ -55,3 +55,23 @@ def test_help_lists_every_method_with_its_defaults():
     assert all(name in listed for name in METHODS)
     voco = CliRunner().invoke(main, ["pretrain", "voco", "--help"]).output
     assert "[4x4]" in voco and "[48]" in voco and "[adamw]" in voco
+
+
+def test_joint2d3d_flags_reach_its_options(runs):
+    arguments = ["pretrain", "joint2d3d", "--corpus", "c", "--slice-axis", "coronal", "--slices", "32"]
+    arguments += ["--clustering", "deepcluster", "--schedule", "joint", "--dc-recluster-every", "50", "--mode", "3d"]
+    result = CliRunner().invoke(main, [*arguments, "--optimizer", "larc"])
+    assert result.exit_code == 0, result.output
+    expected = replace(
+        METHODS["joint2d3d"].paper,
+        slice_axis="coronal",
+        slices=32,
+        clustering="deepcluster",
+        schedule="joint",
+        dc_recluster_every=50,
+    )
+    assert runs[0].model == expected and runs[0].optimizer == "larc"
+    bad = CliRunner().invoke(main, ["pretrain", "joint2d3d", "--corpus", "c", "--slice-axis", "oblique"])
+    assert bad.exit_code == 2 and "--slice-axis" in bad.output
+    short = CliRunner().invoke(main, ["pretrain", "joint2d3d", "--corpus", "c", "--slices", "2"])
+    assert short.exit_code == 2 and "shorter than the attention's reduction 4" in short.output

@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctssl.methods import pcrlv2, voco
+from ctssl.methods import joint2d3d, pcrlv2, voco
 from ctssl.samplers import Box, SubCropSampler, VoCoSampler
 from ctssl.samplers.base import CropParams, Sampler
 from ctssl.samplers.boxes import iou
+from ctssl.samplers.slices import SliceStackSampler, in_plane_crop, slice_sampler
 from ctssl.samplers.subcrop import GLOBAL_SIZES, LOCAL_SIZES
 from ctssl.samplers.voco import position_labels
 
@@ -74,6 +75,57 @@ class TestVoCoPaper(SamplerConformance):
 
 class TestSubCrop(SamplerConformance):
     sampler = pcrlv2.METHOD.sampler(pcrlv2.defaults.PAPER)
+
+
+class TestSliceStack(SamplerConformance):
+    sampler = joint2d3d.METHOD.sampler(joint2d3d.defaults.PAPER)
+
+    @pytest.mark.parametrize(("axis", "slab", "out"), [("axial", (256, 256, 64), (128, 128, 64)),
+                                                       ("coronal", (256, 64, 256), (128, 64, 128)),
+                                                       ("sagittal", (64, 256, 256), (64, 128, 128))])  # fmt: skip
+    def test_the_slab_spans_the_stack_and_both_views_span_the_slab(self, axis, slab, out):
+        sampler = SliceStackSampler(axis=axis, slices=64, stride=1, region=256, view=128, crop_scale=(0.14, 1.0))
+        params = sampler.make_params(np.random.default_rng(0), (300, 300, 300), None)
+        along = ["sagittal", "coronal", "axial"].index(axis)
+        assert params.region.size == slab and params.out_sizes == (out, out)
+        for crop in params.crops:
+            assert crop.start[along] == 0 and crop.size[along] == 64
+            in_plane = [crop.size[a] for a in range(3) if a != along]
+            assert 0.1 * 256**2 < in_plane[0] * in_plane[1] <= 256**2
+        assert params.crops[0] != params.crops[1]
+
+    def test_a_stride_lengthens_the_slab_not_the_stack(self):
+        sampler = SliceStackSampler(axis="axial", slices=8, stride=3, region=64, view=32, crop_scale=(1.0, 1.0))
+        params = sampler.make_params(np.random.default_rng(0), (100, 100, 100), None)
+        assert params.region.size == (64, 64, 24) and params.out_sizes[0] == (32, 32, 8)
+
+    def test_the_labels_carry_the_slice_layout(self):
+        # axial: slices along z, rows along y, columns along x
+        np.testing.assert_array_equal(self.draw(0, self.volume_shapes[0]).labels, [[0, 0, 1], [0, 1, 0], [1, 0, 0]])
+
+    def test_an_unknown_axis_is_refused(self):
+        with pytest.raises(ValueError, match="sagittal, coronal, axial"):
+            SliceStackSampler(axis="transverse", slices=8, stride=1, region=64, view=32, crop_scale=(0.5, 1.0))
+
+
+class TestSlice(SamplerConformance):
+    sampler = slice_sampler("axial", region=256, view=128, crop_scale=(0.14, 1.0))
+
+    def test_one_slice_thick(self):
+        params = self.draw(1, self.volume_shapes[1])
+        assert params.region.size == (256, 256, 1) and params.out_sizes == ((128, 128, 1),) * 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), side=st.integers(1, 300))
+def test_random_resized_crops_fit_and_keep_their_area_and_ratio(seed, side):
+    (first_start, first), (second_start, second) = in_plane_crop(
+        np.random.default_rng(seed), side, (0.14, 1.0), (3 / 4, 4 / 3), tries=10
+    )
+    assert 0 <= first_start <= side - first and 0 <= second_start <= side - second
+    if (first, second) != (side, side) and side >= 20:  # not the fallback, and rounding is small
+        assert 0.1 <= first * second / side**2 <= 1.05
+        assert 0.6 <= first / second <= 1.5
 
 
 @settings(max_examples=100, deadline=None)

@@ -39,9 +39,21 @@ def _config(corpus_url: str, out: Path, method: str = "voco", **changes) -> Trai
     return replace(base, **changes)
 
 
-@pytest.mark.parametrize(("method", "workers"), [("voco", 2), ("pcrlv2", 0)])
-def test_resume_after_a_crash_continues_the_same_loss_curve(phantom_corpus, tmp_path, monkeypatch, method, workers):
-    straight = pretrain(_config(phantom_corpus, tmp_path / "straight", method, workers=workers))
+@pytest.mark.parametrize(
+    ("method", "workers", "options"),
+    [
+        ("voco", 2, {}),
+        ("pcrlv2", 0, {}),
+        ("joint2d3d", 0, {}),  # stages of 2 steps: the resumed run crosses from stage 2 into stage 3
+        ("joint2d3d", 0, {"clustering": "deepcluster", "dc_recluster_every": 2}),  # banks and k-means resume too
+    ],
+    ids=["voco", "pcrlv2", "joint2d3d", "joint2d3d-deepcluster"],
+)
+def test_resume_after_a_crash_continues_the_same_loss_curve(
+    phantom_corpus, tmp_path, monkeypatch, method, workers, options
+):
+    model = replace(METHODS[method].tiny, **options)
+    straight = pretrain(_config(phantom_corpus, tmp_path / "straight", method, workers=workers, model=model))
     assert [r["step"] for r in straight.records] == [1, 2, 3, 4, 5, 6]
 
     calls = {"n": 0}
@@ -55,9 +67,9 @@ def test_resume_after_a_crash_continues_the_same_loss_curve(phantom_corpus, tmp_
 
     monkeypatch.setattr(RunLog, "stepped", crash_in_step_five)
     with pytest.raises(KeyboardInterrupt):
-        pretrain(_config(phantom_corpus, tmp_path / "crashed", method, workers=workers))
+        pretrain(_config(phantom_corpus, tmp_path / "crashed", method, workers=workers, model=model))
     monkeypatch.setattr(RunLog, "stepped", original)
-    resumed = pretrain(_config(phantom_corpus, tmp_path / "crashed", method, workers=workers, resume=True))
+    resumed = pretrain(_config(phantom_corpus, tmp_path / "crashed", method, workers=workers, resume=True, model=model))
     assert resumed.start_step == 3
     assert [r["step"] for r in resumed.records] == [4, 5, 6]
     for record in resumed.records:
