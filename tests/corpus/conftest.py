@@ -89,3 +89,14 @@ def reference(scans: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[tup
     out = tmp_path_factory.mktemp("reference") / "corpus"
     assert run_build(scans, out) == 3  # the broken input fails, the build finishes
     return content(out)
+
+
+def assert_nowhere(out: Path, needles: list[str]) -> None:
+    """No needle in any byte of any file under ``out`` (manifest, attributes, logs, reports), nor in a decoded row."""
+    encoded = [needle.encode() for needle in needles]
+    for path in out.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not [n for n in encoded if n in content], path
+    decoded = " ".join(str(v) for row in corpus.open(str(out)).manifest.to_pylist() for v in row.values())
+    assert not [n for n in needles if n in decoded]
