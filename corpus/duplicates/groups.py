@@ -9,18 +9,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from corpus.duplicates.links import DUPLICATE_KEYS, FINGERPRINT, Link, fingerprint_links, key_links
+from corpus.duplicates.links import DUPLICATE_KEYS, FINGERPRINT, Link, fingerprint_links, key_links, sharing_a_key
 
 
 def duplicate_links(rows: pa.Table) -> list[Link]:
     """Checksum and series links, then fingerprint links between rows no key joins already."""
     keys = {rule: rows.column(rule).to_pylist() for rule in DUPLICATE_KEYS}
     links = [link for rule, values in keys.items() for link in key_links(values, rule)]
-
-    def known(first: int, second: int) -> bool:
-        return any(values[first] and values[first] == values[second] for values in keys.values())
-
-    return links + fingerprint_links(rows.column(FINGERPRINT).to_pylist(), skip=known)
+    return links + fingerprint_links(rows.column(FINGERPRINT).to_pylist(), skip=sharing_a_key(list(keys.values())))
 
 
 def near_duplicate_groups(rows: pa.Table) -> list[dict[str, Any]]:

@@ -51,6 +51,15 @@ def key_links(values: Sequence[str | None], rule: str, sides: np.ndarray | None 
     return [Link(rule, tuple(rows)) for rows in groups]
 
 
+def sharing_a_key(keys: Sequence[Sequence[str | None]]) -> Callable[[int, int], bool]:
+    """Whether two rows share a value of any of ``keys`` (columns): such pairs need no fingerprint alignment."""
+
+    def shared(first: int, second: int) -> bool:
+        return any(values[first] and values[first] == values[second] for values in keys)
+
+    return shared
+
+
 def fingerprint_links(
     fingerprints: Sequence[str | None],
     sides: np.ndarray | None = None,

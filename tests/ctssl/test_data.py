@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
@@ -71,6 +72,26 @@ def test_selection_by_source_split_and_mixture_file(small_corpus, tmp_path):
     assert mixture == Mixture(sources=("vols",), splits=("train",), repeats={"vols": 3})
     entries = RegionDataset(url, sampler, mixture).entries
     assert Counter(e.volume_id for e in entries) == Counter(dict.fromkeys(inputs, 3))
+
+
+def test_mixture_filters_and_exclusions_drop_volumes(small_corpus, tmp_path):
+    url, _ = small_corpus  # z sizes 40, 30, 64, 20, 33, 50, 30
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "test.txt").write_text("v0.nii.gz\n")
+    (tmp_path / "lists" / "val.txt").write_text("vols-v2\n")
+    (tmp_path / "mix.toml").write_text(
+        'filters = ["shape[2] >= 33"]\nexclude = ["lists/test.txt"]\nexclude_duplicates_of = ["lists/val.txt"]\n'
+    )
+    mixture = Mixture.from_toml(tmp_path / "mix.toml")
+    assert mixture.exclude == (str(tmp_path / "lists" / "test.txt"),)  # relative to the mixture file
+    entries = RegionDataset(url, SMALL_VOCO, mixture).entries
+    assert sorted(e.volume_id for e in entries) == ["vols-v4", "vols-v5"]
+
+
+def test_a_mixture_key_with_a_typo_is_refused(tmp_path):
+    (tmp_path / "mix.toml").write_text('exlude = ["lists/test.txt"]\n')
+    with pytest.raises(ValueError, match="unknown keys \\['exlude'\\]"):
+        Mixture.from_toml(tmp_path / "mix.toml")
 
 
 def test_rejected_draws_are_bounded(small_corpus):

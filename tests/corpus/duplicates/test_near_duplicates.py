@@ -4,53 +4,25 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pydicom
-import pytest
 from click.testing import CliRunner
 
 from corpus.cli import main
 from corpus.duplicates.groups import near_duplicate_groups
-from corpus.phantom_dicom import write_array_series
 from corpus.preprocess.fingerprint import content_fingerprint
 from corpus.preprocess.normalize import normalize
-from corpus.readers.metaimage import write_metaimage
 from corpus.readers.volume import Volume
 from corpus.spec import BuildSpec
-from tests.conftest import save_nifti
 from tests.corpus.duplicates.conftest import cropped, flipped_to_lps, random_scan, rewritten
 
 DISTINCT = 52
 FP_FN_SPEC = BuildSpec(spacing=(3.0, 3.0, 3.0))
 
 
-@pytest.fixture(scope="module")
-def four_collections(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """Collections a, b, c, d each hold one variant of scan 0 next to another body; returns (root, sources)."""
-    root = tmp_path_factory.mktemp("collections")
-    hu, affine = random_scan(0)
-    uids = write_array_series(root / "a" / "patient" / "series", hu, affine, uid_seed="scan0")
-    uid = str(pydicom.dcmread(uids[0], stop_before_pixels=True).SeriesInstanceUID)
-    for folder in ("b", "c/subset0", "d"):
-        (root / folder).mkdir(parents=True)
-    save_nifti(root / "b" / "relabelled.nii.gz", *rewritten(hu, affine))
-    write_metaimage(root / "c" / "subset0" / f"{uid}.mhd", *flipped_to_lps(hu, affine))
-    save_nifti(root / "d" / "cut.nii.gz", *cropped(hu, affine))
-    for number, name in enumerate("abcd", start=1):  # one other body per collection, same anatomy plan
-        save_nifti(root / name / f"other{number}.nii.gz", *random_scan(number))
-    return root, {name: str(root / name) for name in "abcd"}
-
-
-def test_one_scan_as_dicom_relabelled_nifti_lps_metaimage_and_a_cut_is_one_group(four_collections, tmp_path):
-    _, sources = four_collections
-    arguments = [item for name, root in sources.items() for item in ("--source", f"{name}={root}")]
-    out = str(tmp_path / "corpus")
-    result = CliRunner().invoke(main, ["build", *arguments, "--out", out])
-    assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["stats", out, "--json"])
+def test_one_scan_as_dicom_relabelled_nifti_lps_metaimage_and_a_cut_is_one_group(collections_corpus):
+    result = CliRunner().invoke(main, ["stats", collections_corpus, "--json"])
     groups = json.loads(result.output)["qc"]["near_duplicates"]
     assert len(groups) == 1, groups
     (group,) = groups
