@@ -96,26 +96,22 @@ def _group(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any]:
 
 def _acquisition_counts(name: str, values: np.ndarray) -> dict[str, int]:
     """Stored volumes per value, null as unknown: text most frequent first, kVp and thickness bins in order."""
+    if values.dtype.kind != "f":
+        return _ranked(np.array([v if v is not None else UNKNOWN for v in values], dtype=object))
+    known = values[np.isfinite(values)]
     if name == "slice_thickness_mm":
-        labels = [_thickness_bin(v) for v in values]
-        return {label: labels.count(label) for label in [*_thickness_labels(), UNKNOWN] if label in labels}
-    if values.dtype.kind == "f":
-        known = np.sort(values[np.isfinite(values)])
-        counts = {f"{v:g}": int(np.sum(known == v)) for v in np.unique(known)}
-        return counts | ({UNKNOWN: int(np.sum(~np.isfinite(values)))} if not np.isfinite(values).all() else {})
-    return _ranked(np.array([v if v is not None else UNKNOWN for v in values], dtype=object))
+        labels = np.asarray(_thickness_labels())[np.searchsorted(THICKNESS_BINS_MM, known)]
+        counts = {label: int(np.sum(labels == label)) for label in _thickness_labels()}
+    else:
+        counts = {f"{value:g}": int(count) for value, count in zip(*np.unique(known, return_counts=True), strict=True)}
+    counts[UNKNOWN] = len(values) - len(known)
+    return {label: count for label, count in counts.items() if count}
 
 
 def _thickness_labels() -> list[str]:
+    """(0, 1], (1, 2], ... then above the last bin edge: np.searchsorted's bins, left edge open."""
     edges = (0.0, *THICKNESS_BINS_MM)
     return [f"{low:g}-{high:g} mm" for low, high in itertools.pairwise(edges)] + [f">{edges[-1]:g} mm"]
-
-
-def _thickness_bin(thickness: float) -> str:
-    if not np.isfinite(thickness):
-        return UNKNOWN
-    below = [index for index, high in enumerate(THICKNESS_BINS_MM) if thickness <= high]
-    return _thickness_labels()[below[0] if below else len(THICKNESS_BINS_MM)]
 
 
 def _ranked(values: np.ndarray) -> dict[str, int]:

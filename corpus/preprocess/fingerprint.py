@@ -132,13 +132,20 @@ def encode(descriptors: np.ndarray) -> str:
 
 def decode(text: str | None) -> np.ndarray | None:
     """(slabs, 16) HU with NaN rows for empty slabs; None for a missing or other-version fingerprint."""
+    levels = decode_levels(text)
+    if levels is None:
+        return None
+    hu = levels.astype(np.float32) * HU_PER_LEVEL + AIR_HU
+    hu[levels.max(axis=1) == 0] = np.nan
+    return hu
+
+
+def decode_levels(text: str | None) -> np.ndarray | None:
+    """(slabs, 16) stored levels (0 = no body), without converting to HU; None as for :func:`decode`."""
     try:
         blob = base64.b64decode(text or "", validate=True)
     except (binascii.Error, ValueError):
         return None
     if not blob or blob[: len(_HEADER)] != _HEADER or (len(blob) - len(_HEADER)) % SLAB_BYTES:
         return None
-    levels = np.frombuffer(blob, dtype=np.uint8, offset=len(_HEADER)).reshape(-1, SLAB_BYTES)
-    hu = levels.astype(np.float32) * HU_PER_LEVEL + AIR_HU
-    hu[levels.max(axis=1) == 0] = np.nan
-    return hu
+    return np.frombuffer(blob, dtype=np.uint8, offset=len(_HEADER)).reshape(-1, SLAB_BYTES)
