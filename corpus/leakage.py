@@ -3,8 +3,8 @@
 A downstream set (``--against``) is one of
 
 - another corpus (a folder or URL holding corpus.json): its stored volumes;
-- a list file (``.txt``, corpus.lists): the volumes of *this* corpus it names,
-  which leak themselves (rule ``listed``) along with everything joined to them;
+- a list file (``.txt``, or a JSON data list, ``btcv.json#validation``; corpus.lists):
+  the volumes of *this* corpus it names, which leak themselves (rule ``listed``) along with everything joined to them;
 - a folder or image files: built first into a temporary corpus with this
   corpus's spec and salt, then compared, then removed.
 
@@ -39,7 +39,7 @@ from corpus.duplicates.links import (
     sharing_a_key,
 )
 from corpus.errors import SpecError
-from corpus.lists import listed, read_list
+from corpus.lists import is_list_file, listed, read_list
 from corpus.privacy import SALT_ENV, resolve_salt, salt_identity
 from corpus.store.layout import CORPUS_JSON
 from corpus.store.location import Location
@@ -47,7 +47,6 @@ from corpus.store.meta import read_meta
 from corpus.store.reader import Corpus
 
 LISTED = "listed"
-LIST_SUFFIXES = (".txt", ".lst", ".list")
 _COLUMNS = ("volume_id", "source", "split", CHECKSUM, SERIES_KEY, SUBJECT_KEY, FINGERPRINT)
 
 
@@ -92,13 +91,13 @@ def downstream_set(opened: Corpus, target: str, build_folders: bool) -> Iterator
         comparable = salt_identity(read_meta(other.location)) == salt_identity(read_meta(opened.location))
         yield Downstream(other.stored(), comparable)
         return
+    if is_list_file(target):
+        rows = opened.stored()
+        yield Downstream(rows, True, listed(rows, read_list(target)))
+        return
     path = Path(target)
     if not path.exists():
         raise SpecError(f"--against {target!r}: no such corpus, list file, folder or image file")
-    if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
-        rows = opened.stored()
-        yield Downstream(rows, True, listed(rows, read_list(path)))
-        return
     if not build_folders:
         raise SpecError(f"{target!r} is a folder or image file: build it with `corpus build`, then name the corpus")
     with tempfile.TemporaryDirectory(prefix="corpus-leakage-") as folder:

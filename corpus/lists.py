@@ -7,10 +7,16 @@ components are the row's ``input_path``, or the last components of it
 rooted at imagesTs, and ``img0061.nii.gz`` names ``imagesTs/img0061.nii.gz``);
 or a file named by a DICOM UID, which names every row of that UID whatever its
 folder and format (``subset_0/<uid>.nii.gz`` names ``subset3/<uid>.mhd``).
+
+A JSON data list (MONAI's decathlon form, as the VoCo and Swin-UNETR code
+ship their splits) is a list file too: ``lists/btcv.json#validation`` holds
+the ``validation`` entries, ``lists/btcv.json`` the entries of every list in
+it; an entry is a path, or an object whose ``image`` is one (or a list of them).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -21,14 +27,53 @@ import pyarrow as pa
 from corpus.errors import SpecError
 from corpus.identity import uid_in_name
 
+LIST_SUFFIXES = (".txt", ".lst", ".list", ".json")
+SECTION = "#"  # lists/btcv.json#validation: one list of a JSON data list
 
-def read_list(path: str | Path) -> list[str]:
-    """The entries of a list file."""
+
+def list_file(target: str | Path) -> tuple[Path, str]:
+    """The file a list target names, and the JSON section after ``#`` ("" for all)."""
+    path, _, section = str(target).partition(SECTION)
+    return (Path(path), section) if path.lower().endswith(".json") else (Path(str(target)), "")
+
+
+def is_list_file(target: str | Path) -> bool:
+    path, _ = list_file(target)
+    return path.is_file() and path.suffix.lower() in LIST_SUFFIXES
+
+
+def read_list(target: str | Path) -> list[str]:
+    """The entries of a list file (one per line) or of a JSON data list (``file.json`` or ``file.json#section``)."""
+    path, section = list_file(target)
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"Cannot read the list file {path}: {error}; expected one volume id or path per line") from None
+    if path.suffix.lower() == ".json":
+        return _json_entries(path, text, section)
+    lines = text.splitlines()
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def _json_entries(path: Path, text: str, section: str) -> list[str]:
+    """Paths of a decathlon-style data list: {"training": ["a.nii.gz" or {"image": ...}, ...], ...}."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SpecError(f'{path} is not JSON ({error}); expected a data list: {{"validation": [...]}}') from None
+    lists = {key: value for key, value in data.items() if isinstance(value, list)} if isinstance(data, dict) else {}
+    if section and section not in lists:
+        raise SpecError(f"{path} has no list {section!r}; it has {sorted(lists)}: name one after '#'")
+    chosen = [lists[section]] if section else list(lists.values())
+    if not chosen:
+        raise SpecError(f'{path} holds no list of paths; expected {{"training": [...], "validation": [...]}}')
+    return [path for entries in chosen for entry in entries for path in _paths_of(entry)]
+
+
+def _paths_of(entry: object) -> list[str]:
+    image = entry.get("image") if isinstance(entry, dict) else entry
+    images = image if isinstance(image, list) else [image]
+    return [str(item) for item in images if isinstance(item, str) and item]
 
 
 def listed(table: pa.Table, entries: Iterable[str]) -> np.ndarray:

@@ -38,6 +38,14 @@ def test_a_list_file_names_the_test_volume_and_every_copy_of_it_leaks(collection
     assert {leak["rule"] for leak in leaks} >= {"listed", "fingerprint"}
 
 
+def test_a_json_data_list_section_is_a_downstream_set(collections_corpus, tmp_path):
+    data = {"training": [{"image": "other1.nii.gz"}], "validation": [{"image": "patient/series"}]}
+    (tmp_path / "split.json").write_text(json.dumps(data))
+    code, leaks = leaks_of(collections_corpus, f"{tmp_path / 'split.json'}#validation")
+    assert code == EXIT_LEAKS
+    assert leaking_volumes(leaks) >= SCAN_0 and len(leaking_volumes(leaks)) == 4  # not a-other1: only validation
+
+
 def test_a_folder_of_downstream_scans_is_built_and_compared(collections_corpus, four_collections):
     code, leaks = leaks_of(collections_corpus, str(four_collections / "d" / "cut.nii.gz"))
     assert code == EXIT_LEAKS

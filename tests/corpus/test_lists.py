@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -42,3 +45,29 @@ def test_list_files_skip_blanks_and_comments(tmp_path):
     assert read_list(tmp_path / "test.txt") == ["img0061.nii.gz"]
     with pytest.raises(SpecError, match="one volume id or path per line"):
         read_list(tmp_path / "missing.txt")
+
+
+def test_a_json_data_list_gives_its_image_paths_per_section(tmp_path):
+    data = {
+        "name": "btcv",
+        "training": [{"image": "imagesTr/img0001.nii.gz", "label": "labelsTr/label0001.nii.gz"}],
+        "validation": [f"subset_0/{UID}.nii.gz", {"image": ["img0061.nii.gz"]}],
+    }
+    (tmp_path / "btcv.json").write_text(json.dumps(data))
+    assert read_list(f"{tmp_path / 'btcv.json'}#validation") == [f"subset_0/{UID}.nii.gz", "img0061.nii.gz"]
+    assert named(*read_list(f"{tmp_path / 'btcv.json'}#validation")) == ["btcv-img0061", "luna16-x"]
+    assert named(*read_list(tmp_path / "btcv.json")) == ["btcv-img0001", "btcv-img0061", "luna16-x"]  # every list
+    with pytest.raises(SpecError, match="no list 'test'; it has \\['training', 'validation'\\]"):
+        read_list(f"{tmp_path / 'btcv.json'}#test")
+
+
+def test_the_voco_luna16_validation_list_names_native_mhd_files_by_uid(shared_splits, tmp_path):
+    """The real VoCo list names `subset_0/<uid>.nii.gz` conversions; LUNA16 ships `subsetN/<uid>.mhd`."""
+    data = json.loads((shared_splits / "luna16.json").read_text())
+    validation = [Path(p).name.removesuffix(".nii.gz") for p in data["validation"]]
+    training = [Path(p).name.removesuffix(".nii.gz") for p in data["training"]]
+    assert len(validation) == 45 and len(training) == 843 and not set(validation) & set(training)
+    rows = [f"subset{n}/{uid}.mhd" for n, uid in enumerate([*validation[:3], *training[:2]])]
+    table = pa.table({"volume_id": [f"luna16-{n}" for n in range(5)], "input_path": rows})
+    hits = listed(table, read_list(f"{shared_splits / 'luna16.json'}#validation"))
+    assert hits.tolist() == [True, True, True, False, False]
