@@ -35,6 +35,7 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {  # name: (small arguments, full
     "ingest": (["--large", "0", "--repeat", "1"], ["--large", "2"]),
     "loader": (["--volumes", "2", "--samples", "10"], ["--volumes", "3", "--samples", "40"]),
     "audit": (["--rows", "20000"], ["--rows", "160000"]),
+    "near_duplicates": (["--rows", "1000", "10000"], ["--rows", "1000", "10000", "40000", "160000"]),
     "build_scaling": (["--volumes", "6"], ["--volumes", "24"]),
     "pretrain": (
         ["--steps", "20", "--warmup", "10", "--workers", "1"],
@@ -165,6 +166,33 @@ def audit_table(results: list[dict[str, Any]]) -> str:
     return _rows(["rows", "audit (s)", "HTML (s)"], [[r["rows"], r["audit_s"], r["html_s"]]])
 
 
+def near_duplicates_table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            f"{r['rows']:,}",
+            f"{r['search_s']} ({r['search_cpu_s']} CPU)",
+            r["seconds_per_1k"],
+            f"{r['index_s']} ({r['index_cpu_s']} CPU)",
+            f"{r['candidate_pairs']:,} of {r['all_pairs']:,}",
+            f"{r['planted_found']} of {r['planted_pairs']}",
+            r["false_pairs"],
+            r["peak_memory_mb"],
+        ]
+        for r in results
+    ]
+    header = [
+        "volumes",
+        "search (s)",
+        "s per 1K",
+        "token index (s)",
+        "pairs aligned",
+        "copies found",
+        "false pairs",
+        "peak MB",
+    ]
+    return _rows(header, rows)
+
+
 def scaling_table(results: list[dict[str, Any]]) -> str:
     r = results[0]
     rows = [
@@ -196,6 +224,7 @@ TABLES: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "ingest": ingest_table,
     "loader": loader_table,
     "audit": audit_table,
+    "near_duplicates": near_duplicates_table,
     "build_scaling": scaling_table,
     "pretrain": pretrain_table,
 }

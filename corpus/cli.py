@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from corpus.errors import EXIT_FATAL, EXIT_OK, CorpusError, SpecError
+from corpus.errors import EXIT_FATAL, EXIT_LEAKS, EXIT_OK, CorpusError, SpecError
 from corpus.spec import BuildSpec, DicomSelection, format_clip, format_spacing
 from corpus.store.storage_layout import VOLUMES_PER_SHARD
 
 if TYPE_CHECKING:
     from corpus.build import BuildPlan, BuildReport
+    from corpus.leakage import Leak
 
 DEFAULT_SPEC, DEFAULT_SELECTION = BuildSpec(), DicomSelection()
 COMMANDS_ENTRY_POINTS = "corpus.commands"  # name = a click command added to `corpus`
@@ -142,6 +143,57 @@ def stats(out: str, as_json: bool, html_file: Path | None) -> None:
     click.echo(json.dumps(report, indent=2) if as_json else format_text(report))
     if html_file is not None and not as_json:
         click.echo(f"report: {html_file}")
+
+
+@main.command()
+@click.argument("out")
+@click.option(
+    "--against",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="PATH_OR_CORPUS",
+    help="A downstream set: another corpus, a list file (.txt) of volume ids or paths, or a folder or image files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the leaks as JSON.")
+def leakage(out: str, targets: tuple[str, ...], as_json: bool) -> None:
+    """List every volume of the corpus at OUT that duplicates, or shares a subject with, a downstream volume.
+
+    Exit status 3 when any volume leaks, 0 when none.
+    """
+    import json
+
+    import corpus
+    from corpus.leakage import find_leaks
+
+    leaks: list[Leak] = []
+    with _fatal_errors():
+        opened = corpus.open(out)
+        for target in targets:
+            try:
+                found, notes = find_leaks(opened, target)
+            except SpecError as error:
+                raise click.UsageError(str(error)) from error
+            leaks += found
+            for note in notes:
+                click.echo(f"note: {note}", err=True)
+    click.echo(json.dumps([leak.as_dict() for leak in leaks], indent=2) if as_json else _leak_table(leaks, targets))
+    sys.exit(EXIT_LEAKS if leaks else EXIT_OK)
+
+
+def _leak_table(leaks: list[Leak], targets: tuple[str, ...]) -> str:
+    """Per downstream set: each leaking volume, the rule, the downstream volume it matches, and the evidence."""
+    lines = []
+    for target in targets:
+        found = sorted((leak for leak in leaks if leak.against == target), key=lambda k: (k.volume_id, k.match))
+        count = len({leak.volume_id for leak in found})
+        lines.append(f"{target}: {count} volume(s) leak" if count else f"{target}: no volume leaks")
+        if found:
+            lines.append(f"  {'volume_id':<40}{'split':<8}{'rule':<13}{'matches':<40}evidence")
+        for leak in found:
+            evidence = " ".join(f"{k}={v}" for k, v in leak.evidence.items())
+            lines.append(f"  {leak.volume_id:<40}{leak.split:<8}{leak.rule:<13}{leak.match:<40}{evidence}")
+    return "\n".join(lines)
 
 
 @main.command()

@@ -2,13 +2,17 @@
 
 Inputs mimic what collections ship: LPS and RAS NIfTI, permuted axes, a
 rescaled unsigned NIfTI, an oblique MetaImage, a thick-slice LUNA-style .mhd,
-and a DICOM series in a scanner-style folder.
+and a DICOM series in a scanner-style folder. The DICOM headers and a
+dcm2niix-style JSON sidecar carry acquisition metadata, and the LUNA-style
+scan is put in the ``val`` split: several phantoms render one body, so the
+summary shows acquisition counts, a near-duplicate group and a split leak.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nibabel as nib
@@ -23,6 +27,25 @@ from corpus.spec import BuildSpec
 
 _PERMUTED = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # array axes (z, x, y)
 _LPS = np.diag([-1.0, -1.0, 1.0])
+DEMO_VAL = "luna_style.mhd"  # in the val split: one body with train volumes, so a split leak to find
+DEMO_SIDECAR = {  # beside chest_ras.nii.gz, keys as dcm2niix writes them
+    "Manufacturer": "GE",
+    "ManufacturersModelName": "LightSpeed VCT",
+    "KVP": 100,
+    "ConvolutionKernel": "LUNG",
+    "SliceThickness": 2.5,
+    "BodyPart": "CHEST",
+    "ScanOptions": "HELICAL MODE",
+}
+DEMO_DICOM_TAGS = {  # acquisition headers of the demo series
+    "Manufacturer": "SIEMENS",
+    "ManufacturerModelName": "SOMATOM Definition AS",
+    "KVP": "120",
+    "ConvolutionKernel": "B30f",
+    "BodyPartExamined": "ABDOMEN",
+    "ContrastBolusAgent": "IOMERON 400",
+    "AcquisitionType": "SPIRAL",
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +76,9 @@ def write_phantoms(folder: Path, seed: int = 0) -> list[Path]:
         path = folder / case.file_name
         _WRITERS[path.suffix](path, hu, affine)
         paths.append(path)
-    write_series(folder / "dicom_study" / "series_3", demo_dicom_series(), noise_hu=15.0, uid_seed="demo")
+    (folder / "chest_ras.json").write_text(json.dumps(DEMO_SIDECAR, indent=2))
+    series = replace(demo_dicom_series(), tags=DEMO_DICOM_TAGS)
+    write_series(folder / "dicom_study" / "series_3", series, noise_hu=15.0, uid_seed="demo")
     return [*paths, folder / "dicom_study" / "series_3"]
 
 
@@ -94,5 +119,5 @@ def run_demo(out: Path, spec: BuildSpec | None = None, progress: bool = True) ->
     """Write the phantoms under ``out/inputs`` and build ``out/corpus`` from them."""
     inputs = out / "inputs" / "phantoms"
     write_phantoms(inputs)  # deterministic: a rerun rewrites the same files, the build skips them
-    items = discover([inputs], [])
+    items = [replace(item, split="val") if item.relpath == DEMO_VAL else item for item in discover([inputs], [])]
     return build_corpus(items, str(out / "corpus"), spec or BuildSpec(), progress=progress)

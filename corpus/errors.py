@@ -13,6 +13,7 @@ from enum import StrEnum
 EXIT_OK = 0  # every input stored or deliberately skipped
 EXIT_FATAL = 1  # a fatal error: bad OUT, spec mismatch, lock held, a training run that stopped
 EXIT_SOME_FAILED = 3  # the build finished but some inputs failed (each is a manifest row with its reason)
+EXIT_LEAKS = EXIT_SOME_FAILED  # corpus leakage: some pre-training volume is in a downstream set
 
 
 class Reason(StrEnum):

@@ -16,10 +16,11 @@ from typing import Any
 import zarr
 
 from corpus.errors import SKIP_REASONS, CorpusError, InputError, Reason, one_line
+from corpus.identity import describe_input
+from corpus.preprocess.fingerprint import content_fingerprint
 from corpus.preprocess.intensity import hu_percentiles
 from corpus.preprocess.normalize import Normalized, normalize
 from corpus.preprocess.qc import assess
-from corpus.privacy import salted_key
 from corpus.readers import read_volume
 from corpus.readers.dicom import read_dicom_series
 from corpus.readers.volume import Volume
@@ -51,7 +52,7 @@ def ingest_input(
     """Read, normalize and store one input; always return its manifest row."""
     started = time.perf_counter()
     row = base_row(item, spec)
-    row.update(input_keys(item, salt))
+    row.update(describe_input(item, salt))
     done = Ingested(row)
     try:
         volume = _read(item, spec)
@@ -95,18 +96,6 @@ def _check_unchanged(item: InputItem, when: str) -> None:
         raise InputError(
             f"The input changed or vanished {when}; build again to take its new state", Reason.CHANGED_DURING_BUILD
         )
-
-
-def input_keys(item: InputItem, salt: str) -> dict[str, str | None]:
-    """Salted subject and series keys: stable for grouping, useless for identifying."""
-    if not item.slices:
-        return {"subject_key": None, "series_key": salted_key(salt, "file", item.source, item.relpath)}
-    first = item.slices[0]
-    series = (first.study_uid, first.series_uid) if first.series_uid else (item.source, item.relpath)
-    return {
-        "subject_key": salted_key(salt, "patient", first.patient_id) if first.patient_id else None,
-        "series_key": salted_key(salt, "series", *series, first.frame_of_reference),
-    }
 
 
 def _write(
@@ -156,6 +145,7 @@ def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> di
     p01, p50, p99 = percentiles
     return {
         **assess(normalized.array, normalized.grid.spacing, percentiles).as_row(),
+        **content_fingerprint(normalized.array, normalized.grid.spacing),
         "status": STATUS_OK,
         "shard": shard,
         "array": stored.path,

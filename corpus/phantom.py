@@ -41,6 +41,29 @@ TORSO: tuple[Ellipsoid, ...] = (
 )
 
 
+def random_torso(rng: np.random.Generator, lesions: int = 6) -> tuple[Ellipsoid, ...]:
+    """Another body of the same plan: body shape, organ sizes, positions and densities drawn around TORSO,
+    plus a few small lesions and vessels (what tells two patients of one anatomy apart)."""
+    body = rng.uniform(0.85, 1.15, size=2)
+    organs = [_jitter(organ, rng, body) for organ in TORSO[2:]]
+    wall = Ellipsoid((0, 0, 0), (158 * body[0], 108 * body[1], 1e6), SOFT + rng.uniform(-10, 10))
+    skin = Ellipsoid((0, 0, 0), (170 * body[0], 120 * body[1], 1e6), FAT + rng.uniform(-20, 20))
+    return (skin, wall, *organs, *(_lesion(rng, body) for _ in range(lesions)))
+
+
+def _jitter(organ: Ellipsoid, rng: np.random.Generator, body: np.ndarray) -> Ellipsoid:
+    x, y, z = organ.centre
+    centre = (x * body[0] + rng.uniform(-12, 12), y * body[1] + rng.uniform(-8, 8), z + rng.uniform(-25, 25))
+    radii = tuple(r if r >= 1e5 else r * rng.uniform(0.8, 1.2) for r in organ.radii)
+    return Ellipsoid(centre, (radii[0], radii[1], radii[2]), organ.hu + rng.uniform(-15, 15))
+
+
+def _lesion(rng: np.random.Generator, body: np.ndarray) -> Ellipsoid:
+    centre = (rng.uniform(-110, 110) * body[0], rng.uniform(-70, 70) * body[1], rng.uniform(-150, 150))
+    radii = tuple(rng.uniform(4, 18, size=3))
+    return Ellipsoid(centre, (radii[0], radii[1], radii[2]), float(rng.choice([-600.0, 0.0, 120.0, 300.0])))
+
+
 def world_points(affine: np.ndarray, shape: Sequence[int], z_range: tuple[int, int]) -> np.ndarray:
     """RAS mm of the voxel centres of slab ``z_range`` of the last axis, as (N, 3), C order."""
     i, j, k = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), np.arange(*z_range), indexing="ij")
@@ -55,24 +78,25 @@ def render(
     marker_sigma_mm: float = 2.5,
     noise_hu: float = 15.0,
     seed: int = 0,
+    anatomy: Sequence[Ellipsoid] = TORSO,
 ) -> np.ndarray:
-    """Sample the torso (plus Gaussian point markers) at each voxel centre, float32 HU."""
+    """Sample the anatomy (the torso unless given; plus Gaussian point markers) at each voxel centre, float32 HU."""
     out = np.empty(tuple(shape), dtype=np.float32)
     rng = np.random.default_rng(seed)
     slab = max(1, _SLAB_POINTS // (shape[0] * shape[1]))
     for z0 in range(0, shape[2], slab):
         z1 = min(z0 + slab, shape[2])
         points = world_points(affine, shape, (z0, z1))
-        values = _anatomy(points) + _markers(points, markers, marker_sigma_mm)
+        values = _anatomy(points, anatomy) + _markers(points, markers, marker_sigma_mm)
         if noise_hu:
             values += rng.normal(0.0, noise_hu, size=values.shape)
         out[:, :, z0:z1] = values.reshape(shape[0], shape[1], z1 - z0)
     return out
 
 
-def _anatomy(points: np.ndarray) -> np.ndarray:
+def _anatomy(points: np.ndarray, anatomy: Sequence[Ellipsoid]) -> np.ndarray:
     values = np.full(len(points), AIR)
-    for organ in TORSO:
+    for organ in anatomy:
         values[organ.inside(points)] = organ.hu
     return values
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,13 +51,45 @@ def write_series(
 
     UIDs are random, or derived from ``uid_seed`` so that a rerun writes identical files.
     """
+
+    def image(position: tuple[float, float, float]) -> np.ndarray:
+        return render(spec.slice_affine_ras(position), (spec.columns, spec.rows, 1), spec.markers, noise_hu=noise_hu)
+
+    indices = order if order is not None else range(len(spec.positions))
+    return _write_slices(
+        folder, spec, ((spec.positions[i], image(spec.positions[i])[:, :, 0]) for i in indices), uid_seed
+    )
+
+
+def write_array_series(folder: Path, hu: np.ndarray, affine: np.ndarray, uid_seed: str | None = None) -> list[Path]:
+    """An HU array (x, y, z) with its RAS affine (orthogonal axes) as one DICOM file per z slice."""
+    lps = LPS_TO_RAS @ affine  # the diagonal flip is its own inverse
+    spacing = np.linalg.norm(lps[:3, :3], axis=0)
+    corners = [lps[:3, :3] @ (0.0, 0.0, k) + lps[:3, 3] for k in range(hu.shape[2])]
+    positions = [(float(x), float(y), float(z)) for x, y, z in corners]
+    spec = SeriesSpec(
+        rows=hu.shape[1],
+        columns=hu.shape[0],
+        pixel_spacing=(float(spacing[1]), float(spacing[0])),
+        row_cosine=tuple(lps[:3, 0] / spacing[0]),
+        column_cosine=tuple(lps[:3, 1] / spacing[1]),
+        positions=positions,
+    )
+    return _write_slices(folder, spec, ((p, hu[:, :, k]) for k, p in enumerate(positions)), uid_seed)
+
+
+def _write_slices(
+    folder: Path,
+    spec: SeriesSpec,
+    slices: Iterable[tuple[tuple[float, float, float], np.ndarray]],
+    uid_seed: str | None,
+) -> list[Path]:
+    """Each (position, HU image (columns, rows)) as one file, IM0000, IM0001... in the order given."""
     folder.mkdir(parents=True, exist_ok=True)
     series_uid, study_uid, frame_uid = (_uid(uid_seed, role) for role in ("series", "study", "frame"))
     paths = []
-    for number, index in enumerate(order if order is not None else range(len(spec.positions))):
-        position = spec.positions[index]
-        hu = render(spec.slice_affine_ras(position), (spec.columns, spec.rows, 1), spec.markers, noise_hu=noise_hu)
-        stored = _stored_values(hu[:, :, 0].T, spec)
+    for number, (position, hu) in enumerate(slices):
+        stored = _stored_values(hu.T, spec)
         dataset = _dataset(spec, position, stored, number + 1, (series_uid, study_uid, frame_uid))
         dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = _uid(uid_seed, "instance", str(number))
         path = folder / f"IM{number:04d}"

@@ -34,6 +34,11 @@ def salt_record() -> dict[str, str]:
     return {"salt": secrets.token_hex(16)}
 
 
+def salt_identity(meta: dict[str, str]) -> str:
+    """What two corpora compare to know whether their keys are comparable (the same salt), never the salt."""
+    return meta["salt_fingerprint"] if "salt_fingerprint" in meta else fingerprint(meta["salt"])
+
+
 def resolve_salt(meta: dict[str, str]) -> str:
     """The salt of an existing corpus: CORPUS_SALT when the corpus was built with one."""
     user_salt = os.environ.get(SALT_ENV)

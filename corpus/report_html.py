@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from corpus.stats import VOLUME_FLAGS, format_text, manifest_columns
+from corpus.stats import ACQUISITION, VOLUME_FLAGS, format_text, manifest_columns
 from corpus.store.manifest import STATUS_OK
 from corpus.store.reader import Corpus
 from corpus.store.thumbnails import VIEWS, read_thumbnails
 
 MONTAGE_SIZE = 48
+GROUPS_SHOWN = 20  # near-duplicate groups shown side by side
 _HISTOGRAMS = (
     ("spacing_in_x", "in-plane spacing (mm)"),
     ("spacing_in_z", "slice spacing (mm)"),
@@ -31,6 +32,8 @@ figure{margin:0;padding:6px;border:1px solid #ddd;background:#111;color:#eee;fon
 figure.flagged{border:2px solid #e33}
 figure img{display:inline-block;vertical-align:top;margin-right:2px;background:#000}
 figcaption{max-width:400px;overflow-wrap:anywhere}
+.group{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start;margin-bottom:6px}
+.evidence{font-size:12px;color:#444;margin:0 0 18px 0}
 """
 
 
@@ -47,6 +50,10 @@ def render_html(report: dict[str, Any], opened: Corpus, seed: int = 0) -> str:
         _image(_reasons_figure(report["total"])),
         "<h2>Distributions per source (stored volumes)</h2>",
         _image(_histograms_figure(columns)),
+        "<h2>Acquisition (stored volumes)</h2>",
+        _image(_acquisition_figure(report["total"]["acquisition"])),
+        "<h2>Near duplicates, side by side</h2>",
+        _near_duplicates(opened, report["qc"]["near_duplicates"]),
         "<h2>Thumbnails (axial, coronal, sagittal mid-slices)</h2>",
         _montage(opened, columns, flagged, seed),
         "</body></html>",
@@ -93,6 +100,52 @@ def _histograms_figure(columns: dict[str, np.ndarray]) -> bytes:
     return _png(figure)
 
 
+def _acquisition_figure(acquisition: dict[str, dict[str, int]], shown: int = 8) -> bytes:
+    """One bar chart per acquisition column: stored volumes per value, the most frequent first."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 4, figsize=(16, 7))
+    for axis, name in zip(axes.ravel(), ACQUISITION, strict=True):
+        counts = list(acquisition[name].items())[:shown]
+        axis.barh([value for value, _ in counts][::-1], [count for _, count in counts][::-1], color="#48a")
+        axis.set_title(name, fontsize=10)
+        axis.tick_params(labelsize=8)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _near_duplicates(opened: Corpus, groups: list[dict[str, Any]]) -> str:
+    """Each group's volumes side by side (thumbnails stored at build time), with the links that join them."""
+    if not groups:
+        return "<p>No near duplicates.</p>"
+    shown = groups[:GROUPS_SHOWN]
+    images = read_thumbnails(opened.location, [v for group in shown for v in group["volumes"]])
+    parts = [
+        f"<p>{len(groups)} group(s){f', the first {GROUPS_SHOWN} shown' if len(groups) > GROUPS_SHOWN else ''}.</p>"
+    ]
+    for group in shown:
+        tiles = "".join(_tile(volume_id, images.get(volume_id, {}), "") for volume_id in group["volumes"])
+        parts.append(f"<div class='group'>{tiles}</div><p class='evidence'>{_evidence_text(group)}</p>")
+    return "".join(parts)
+
+
+def _evidence_text(group: dict[str, Any]) -> str:
+    lines = []
+    for link in group["evidence"]:
+        scores = ", ".join(f"{k} {v}" for k, v in link.items() if k not in ("rule", "volumes"))
+        lines.append(f"{link['rule']}: {' = '.join(link['volumes'])}{f' ({scores})' if scores else ''}")
+    return "<br>".join(html.escape(line) for line in lines)
+
+
+def _tile(volume_id: str, views: dict[str, bytes], css: str) -> str:
+    pictures = "".join(
+        f"<img alt='{view}' title='{view}' src='data:image/png;base64,{base64.b64encode(views[view]).decode()}'>"
+        for view in VIEWS
+        if view in views
+    )
+    return f"<figure{css}>{pictures}<figcaption>{html.escape(volume_id)}</figcaption></figure>"
+
+
 def _montage(opened: Corpus, columns: dict[str, np.ndarray], flagged: set[str], seed: int) -> str:
     ids = [str(v) for v in columns["volume_id"][columns["status"] == STATUS_OK]]
     picked = (
@@ -103,16 +156,7 @@ def _montage(opened: Corpus, columns: dict[str, np.ndarray], flagged: set[str], 
     shown_flags = sorted(flagged & set(ids))[: MONTAGE_SIZE // 2]  # flagged volumes first, within reason
     picked = sorted(set(picked) | set(shown_flags))
     images = read_thumbnails(opened.location, picked)
-    tiles = []
-    for volume_id in picked:
-        views = images.get(volume_id, {})
-        pictures = "".join(
-            f"<img alt='{view}' title='{view}' src='data:image/png;base64,{base64.b64encode(views[view]).decode()}'>"
-            for view in VIEWS
-            if view in views
-        )
-        css = " class='flagged'" if volume_id in flagged else ""
-        tiles.append(f"<figure{css}>{pictures}<figcaption>{html.escape(volume_id)}</figcaption></figure>")
+    tiles = [_tile(v, images.get(v, {}), " class='flagged'" if v in flagged else "") for v in picked]
     note = f"<p>{len(picked)} of {len(ids)} stored volumes; red frame: a quality flag.</p>"
     return note + "<div class='montage'>" + "".join(tiles) + "</div>"
 

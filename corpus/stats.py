@@ -7,21 +7,29 @@ corpus audits in seconds. The JSON keys are stable; see README "Audit".
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import itertools
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from corpus.store.manifest import COLUMNS, QC_FLAGS, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+from corpus.acquisition import ACQUISITION_COLUMNS
+from corpus.duplicates.groups import near_duplicate_groups
+from corpus.duplicates.splits import split_leaks
+from corpus.store.manifest import COLUMNS, QC_FLAGS, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, stored
 from corpus.store.reader import Corpus
 
 SHORT_Z_MM = 60.0  # less than this in z: a truncated field of view or a slab
 VOLUME_FLAGS = (*QC_FLAGS, "short_z_coverage")  # per stored volume: the build's flags, then the audit's own
+GROUP_FLAGS = ("near_duplicates", "split_leaks")  # groups of stored volumes, each with its evidence
+ACQUISITION = tuple(column.name for column in ACQUISITION_COLUMNS)
+THICKNESS_BINS_MM = (1.0, 2.0, 3.0, 5.0)  # slice thickness counted in (0, 1], (1, 2], (2, 3], (3, 5], above 5 mm
+UNKNOWN = "unknown"
 AUDITED_COLUMNS = (
-    *("volume_id", "source", "status", "reason", "input_format", "checksum", "series_key"),
+    *("volume_id", "source", "status", "reason", "input_format"),
     *("hu_p01", "hu_p50", "hu_p99", "body_fraction", "z_coverage_mm", "stored_bytes", "input_bytes"),
-    *("spacing_in", "shape_in", "shape", *QC_FLAGS),
+    *("spacing_in", "shape_in", "shape", *QC_FLAGS, *ACQUISITION),
 )
 _SUMMARY_QUANTILES = {"min": 0, "p05": 5, "p50": 50, "p95": 95, "max": 100}
 _TYPES = {column.name: column.type for column in COLUMNS}
@@ -39,7 +47,7 @@ def audit(opened: Corpus) -> dict[str, Any]:
         },
         "total": _group(columns, np.ones(len(columns["source"]), dtype=bool)),
         "sources": {name: _group(columns, columns["source"] == name) for name in sources},
-        "qc": _quality(columns),
+        "qc": {**_quality(columns), **_groups(stored(opened.manifest))},
     }
 
 
@@ -82,7 +90,28 @@ def _group(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any]:
         "stored_bytes": int(np.nansum(columns["stored_bytes"][ok])),
         "input_bytes": int(np.nansum(columns["input_bytes"][rows])),
         "voxels": int(voxels),
+        "acquisition": {name: _acquisition_counts(name, columns[name][ok]) for name in ACQUISITION},
     }
+
+
+def _acquisition_counts(name: str, values: np.ndarray) -> dict[str, int]:
+    """Stored volumes per value, null as unknown: text most frequent first, kVp and thickness bins in order."""
+    if values.dtype.kind != "f":
+        return _ranked(np.array([v if v is not None else UNKNOWN for v in values], dtype=object))
+    known = values[np.isfinite(values)]
+    if name == "slice_thickness_mm":
+        labels = np.asarray(_thickness_labels())[np.searchsorted(THICKNESS_BINS_MM, known)]
+        counts = {label: int(np.sum(labels == label)) for label in _thickness_labels()}
+    else:
+        counts = {f"{value:g}": int(count) for value, count in zip(*np.unique(known, return_counts=True), strict=True)}
+    counts[UNKNOWN] = len(values) - len(known)
+    return {label: count for label, count in counts.items() if count}
+
+
+def _thickness_labels() -> list[str]:
+    """(0, 1], (1, 2], ... then above the last bin edge: np.searchsorted's bins, left edge open."""
+    edges = (0.0, *THICKNESS_BINS_MM)
+    return [f"{low:g}-{high:g} mm" for low, high in itertools.pairwise(edges)] + [f">{edges[-1]:g} mm"]
 
 
 def _ranked(values: np.ndarray) -> dict[str, int]:
@@ -101,20 +130,13 @@ def _quality(columns: dict[str, np.ndarray]) -> dict[str, Any]:
     ok = columns["status"] == STATUS_OK
     ids = columns["volume_id"]
     raised = {name: columns[name] for name in QC_FLAGS} | {"short_z_coverage": columns["z_coverage_mm"] < SHORT_Z_MM}
-    return {
-        **{name: [str(v) for v in ids[ok & raised[name]]] for name in VOLUME_FLAGS},
-        "duplicate_content": _same(ids[ok], columns["checksum"][ok]),
-        "duplicate_series": _same(ids[ok], columns["series_key"][ok]),
-    }
+    return {name: [str(v) for v in ids[ok & raised[name]]] for name in VOLUME_FLAGS}
 
 
-def _same(ids: np.ndarray, keys: np.ndarray) -> list[list[str]]:
-    """Groups of volumes sharing a key (checksum: identical voxels; series key: one DICOM series)."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for volume_id, key in zip(ids, keys, strict=True):
-        if key:
-            groups[str(key)].append(str(volume_id))
-    return [sorted(group) for group in groups.values() if len(group) > 1]
+def _groups(rows: pa.Table) -> dict[str, list[dict[str, Any]]]:
+    """Near-duplicate groups (with their evidence) and the groups that cross splits, from the stored rows."""
+    near = near_duplicate_groups(rows)
+    return {"near_duplicates": near, "split_leaks": split_leaks(rows, near)}
 
 
 def format_text(report: dict[str, Any], limit: int = 10) -> str:
@@ -133,8 +155,18 @@ def format_text(report: dict[str, Any], limit: int = 10) -> str:
     for name, group in groups:
         if group[STATUS_OK]:
             lines.append(f"  {name[:26]:<26} {_distribution_line(group)}")
+    lines += _acquisition_lines(report["total"]["acquisition"], limit)
     lines += _quality_lines(report["qc"], limit)
     return "\n".join(lines)
+
+
+def _acquisition_lines(acquisition: dict[str, dict[str, int]], limit: int) -> list[str]:
+    lines = ["", "acquisition (stored volumes):"]
+    for name, counts in acquisition.items():
+        shown = ", ".join(f"{value} {count}" for value, count in list(counts.items())[:limit])
+        more = f" (+{len(counts) - limit} more)" if len(counts) > limit else ""
+        lines.append(f"  {name:<22}{shown}{more}")
+    return lines
 
 
 def _reasons(title: str, reasons: dict[str, int]) -> list[str]:
@@ -160,7 +192,15 @@ def _distribution_line(group: dict[str, Any]) -> str:
 def _quality_lines(quality: dict[str, Any], limit: int) -> list[str]:
     lines = ["", "quality flags:"]
     for name, found in quality.items():
-        shown = [", ".join(group) if isinstance(group, list) else group for group in found[:limit]]
+        shown = [_group_text(group) for group in found[:limit]]
         more = f" (+{len(found) - limit} more)" if len(found) > limit else ""
         lines.append(f"  {name:<22}{len(found):>6}  {'; '.join(shown)}{more}")
     return lines
+
+
+def _group_text(group: str | dict[str, Any]) -> str:
+    """A flagged volume id, or a group's ids and the rules that join them."""
+    if isinstance(group, str):
+        return group
+    rules = {link["rule"] for link in group.get("evidence", [])} | ({group["rule"]} if "rule" in group else set())
+    return f"{', '.join(group['volumes'])} ({', '.join(sorted(rules))})"

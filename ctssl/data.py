@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +20,59 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 import corpus
+from corpus.selection import select_rows
 from ctssl.samplers.base import Sampler
 
 
 @dataclass(frozen=True)
 class Mixture:
-    """Which sources and splits to train on, and how often each source's volumes repeat.
+    """Which volumes to train on and how often each source's volumes repeat.
 
     TOML form (manifests/mixtures/*.toml)::
 
         splits = ["train"]
+        filters = ["slice_thickness_mm <= 3", "kernel not in ['B70f', 'FC52']"]  # corpus.filters
+        exclude = ["lists/btcv_test.txt"]           # list files of volume ids or paths to leave out
+        exclude_duplicates_of = ["/data/amos_test_corpus", "lists/btcv_test.txt"]  # and whatever leaks into them
         [repeats]
         btcv = 8          # "repeat abdomen 8x", as the large-scale VoCo code does
         luna16 = 1
+
+    Relative paths in ``exclude`` and ``exclude_duplicates_of`` are read from the mixture file's folder.
     """
 
     sources: tuple[str, ...] | None = None
     splits: tuple[str, ...] | None = None
     repeats: dict[str, int] = field(default_factory=dict)
+    filters: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_duplicates_of: tuple[str, ...] = ()
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Mixture:
         data = tomllib.loads(Path(path).read_text())
+        known = [f.name for f in fields(cls)]
+        if set(data) - set(known):
+            raise ValueError(f"Mixture {path}: unknown keys {sorted(set(data) - set(known))}; expected some of {known}")
         repeats = {str(k): int(v) for k, v in data.get("repeats", {}).items()}
         if any(v < 1 for v in repeats.values()):
             raise ValueError(f"Mixture {path}: repeats must be whole numbers >= 1, got {repeats}")
         sources = tuple(data.get("sources", repeats)) or None
         splits = tuple(data["splits"]) if "splits" in data else None
-        return cls(sources, splits, repeats)
+        folder = Path(path).parent
+        return cls(
+            sources,
+            splits,
+            repeats,
+            filters=tuple(str(text) for text in data.get("filters", [])),
+            exclude=tuple(_beside(folder, entry) for entry in data.get("exclude", [])),
+            exclude_duplicates_of=tuple(_beside(folder, entry) for entry in data.get("exclude_duplicates_of", [])),
+        )
+
+
+def _beside(folder: Path, entry: str) -> str:
+    """A path relative to the mixture file's folder; URLs and absolute paths as they are."""
+    return entry if "://" in entry or Path(entry).is_absolute() else str(folder / entry)
 
 
 @dataclass(frozen=True)
@@ -58,9 +83,11 @@ class VolumeEntry:
 
 
 def select_volumes(opened: corpus.Corpus, mixture: Mixture) -> list[VolumeEntry]:
-    """Stored volumes of the mixture's sources and splits, each source's listed ``repeats`` times."""
+    """Stored volumes of the mixture's sources and splits that pass its filters and exclusions, each
+    source's listed ``repeats`` times."""
     entries = []
-    for row in opened.stored().select(["volume_id", "source", "split", "shape", "body_bbox"]).to_pylist():
+    rows = select_rows(opened, mixture.filters, mixture.exclude, mixture.exclude_duplicates_of)
+    for row in rows.select(["volume_id", "source", "split", "shape", "body_bbox"]).to_pylist():
         if (mixture.sources and row["source"] not in mixture.sources) or (
             mixture.splits and row["split"] not in mixture.splits
         ):

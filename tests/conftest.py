@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ct"
+SHARED_SPLITS = SHARED_DATA.parent / "splits"
 
 
 @pytest.fixture
@@ -17,6 +18,14 @@ def shared_ct() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real CT test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def shared_splits() -> Path:
+    """../shared/data/splits (the VoCo pre-training lists), or a clean skip for a checkout without it."""
+    if not SHARED_SPLITS.is_dir():
+        pytest.skip(f"split lists not found at {SHARED_SPLITS}")
+    return SHARED_SPLITS
 
 
 def save_nifti(path: Path, data: np.ndarray, affine: np.ndarray, *, qform: bool = True, sform: bool = True) -> Path:

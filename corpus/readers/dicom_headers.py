@@ -15,6 +15,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from corpus.acquisition import ENHANCED_CT_SEQUENCES, UNKNOWN, Acquisition, read_acquisition
+
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _PREAMBLE_BYTES = 132
 
@@ -39,6 +41,7 @@ class SliceHeader:
     orientation: tuple[float, ...] | None
     pixel_spacing: tuple[float, ...] | None
     patient_id: str  # hashed into subject_key, never stored
+    acquisition: Acquisition = UNKNOWN  # controlled values only (corpus.acquisition)
 
     @property
     def is_image(self) -> bool:
@@ -101,7 +104,13 @@ def _header(path: Path, dataset: Dataset, frame: int | None) -> SliceHeader:
         orientation=geometry["orientation"],
         pixel_spacing=geometry["pixel_spacing"],
         patient_id=str(dataset.get("PatientID", "") or ""),
+        acquisition=_acquisition(dataset, frame),
     )
+
+
+def _acquisition(dataset: Dataset, frame: int | None) -> Acquisition:
+    groups = _frame_groups(dataset, frame)
+    return read_acquisition(lambda keyword: _lookup(dataset, groups, ENHANCED_CT_SEQUENCES.get(keyword, ""), keyword))
 
 
 def _frame_groups(dataset: Dataset, frame: int | None) -> list[Dataset]:

@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.acquisition import ACQUISITION_COLUMNS
+from corpus.preprocess.fingerprint import FINGERPRINT_COLUMNS
 from corpus.preprocess.qc import QC_COLUMNS
 from corpus.store.columns import Column, vector
 from corpus.store.layout import MANIFEST, is_part_file, part_file
@@ -43,12 +45,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("modality", pa.string(), "DICOM Modality; CT for image files"),
     Column("shape_in", vector(pa.int32(), 3), "input voxels"),
     Column("spacing_in", vector(pa.float64(), 3), "input spacing, mm (the median gap of uneven stacks)"),
+    *ACQUISITION_COLUMNS,
     Column("hu_p01", pa.float64(), "1st percentile of the stored HU"),
     Column("hu_p50", pa.float64(), "median stored HU"),
     Column("hu_p99", pa.float64(), "99th percentile of the stored HU"),
     *QC_COLUMNS,
     Column("stored_bytes", pa.int64(), "compressed bytes of the array"),
     Column("checksum", pa.string(), "blake2b of the voxel values"),
+    *FINGERPRINT_COLUMNS,
     Column("spec_hash", pa.string(), "hash of the BuildSpec the volume was built with"),
     Column("subject_key", pa.string(), "salted hash of the patient (DICOM), never the identifier"),
     Column("series_key", pa.string(), "salted hash of the series (or of the file)"),

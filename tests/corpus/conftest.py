@@ -16,6 +16,7 @@ from corpus.cli import main
 from corpus.phantom import affine_from, render
 from corpus.readers.metaimage import write_metaimage
 from tests.conftest import save_nifti
+from tests.corpus.duplicates.conftest import cropped, flipped_to_lps, random_scan, rewritten
 
 BUILD = [sys.executable, "-c", "from corpus.cli import main; main()", "build"]
 
@@ -89,3 +90,47 @@ def reference(scans: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[tup
     out = tmp_path_factory.mktemp("reference") / "corpus"
     assert run_build(scans, out) == 3  # the broken input fails, the build finishes
     return content(out)
+
+
+def assert_nowhere(out: Path, needles: list[str]) -> None:
+    """No needle in any byte of any file under ``out`` (manifest, attributes, logs, reports), nor in a decoded row."""
+    encoded = [needle.encode() for needle in needles]
+    for path in out.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not [n for n in encoded if n in content], path
+    decoded = " ".join(str(v) for row in corpus.open(str(out)).manifest.to_pylist() for v in row.values())
+    assert not [n for n in needles if n in decoded]
+
+
+@pytest.fixture(scope="session")
+def four_collections(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Collections a..d each hold one version of scan 0 and one other body of the same anatomy plan:
+    a/patient/series (DICOM), b/relabelled.nii.gz (spacing header rewritten), c/subset0/<series UID>.mhd
+    (flipped to LPS, named by the DICOM series UID, as LUNA16 does), d/cut.nii.gz (60% of the slices)."""
+    import pydicom
+
+    from corpus.phantom_dicom import write_array_series
+
+    root = tmp_path_factory.mktemp("collections")
+    hu, affine = random_scan(0)
+    files = write_array_series(root / "a" / "patient" / "series", hu, affine, uid_seed="scan0")
+    uid = str(pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID)
+    for folder in ("b", "c/subset0", "d"):
+        (root / folder).mkdir(parents=True)
+    save_nifti(root / "b" / "relabelled.nii.gz", *rewritten(hu, affine))
+    write_metaimage(root / "c" / "subset0" / f"{uid}.mhd", *flipped_to_lps(hu, affine))
+    save_nifti(root / "d" / "cut.nii.gz", *cropped(hu, affine))
+    for number, name in enumerate("abcd", start=1):
+        save_nifti(root / name / f"other{number}.nii.gz", *random_scan(number))
+    return root
+
+
+@pytest.fixture(scope="session")
+def collections_corpus(four_collections: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The four collections built into one corpus, each as a named source, as users run it."""
+    arguments = [item for name in "abcd" for item in ("--source", f"{name}={four_collections / name}")]
+    out = str(tmp_path_factory.mktemp("collections-corpus") / "corpus")
+    code, output = run("build", *arguments, "--out", out)
+    assert code == 0, output
+    return out

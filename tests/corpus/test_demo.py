@@ -9,6 +9,7 @@ import corpus
 from corpus.cli import main
 from corpus.demo import DEMO_CASES, write_phantoms
 from corpus.phantom import LUNG, SOFT
+from corpus.stats import audit
 
 
 def test_demo_builds_every_phantom_and_anatomy_sits_where_the_phantom_put_it(tmp_path):
@@ -19,7 +20,19 @@ def test_demo_builds_every_phantom_and_anatomy_sits_where_the_phantom_put_it(tmp
     for method in ("voco", "pcrlv2"):  # the demo ends with a few pre-training steps of each method
         assert f"{method}: loss " in result.output
         assert (tmp_path / "pretrain" / method / "export" / "encoder.pt").exists()
-    assert (tmp_path / "audit.html").read_text().count("data:image/png") == 2 + 3 * (len(DEMO_CASES) + 1)
+    summary = audit(corpus.open(str(tmp_path / "corpus")))
+    grouped = sum(len(group["volumes"]) for group in summary["qc"]["near_duplicates"])
+    # shown without asking: acquisition from the DICOM headers and the sidecar, the duplicate group, the split leak
+    acquisition = summary["total"]["acquisition"]
+    assert acquisition["manufacturer"] == {"unknown": len(DEMO_CASES) - 1, "GE": 1, "SIEMENS": 1}
+    assert acquisition["kvp"] == {"100": 1, "120": 1, "unknown": len(DEMO_CASES) - 1}
+    assert acquisition["contrast"]["yes"] == 1 and acquisition["acquisition_type"]["helical"] == 2
+    (leak,) = summary["qc"]["split_leaks"]
+    assert leak["rule"] == "near_duplicate" and sorted(leak["splits"]) == ["train", "val"]
+    assert "phantoms-luna_style" in leak["volumes"]
+    assert "SIEMENS 1" in result.output and "split_leaks                1" in result.output
+    # three plots, three thumbnails per volume, again for volumes in near-duplicate groups (one body, several grids)
+    assert (tmp_path / "audit.html").read_text().count("data:image/png") == 3 + 3 * (len(DEMO_CASES) + 1 + grouped)
     opened = corpus.open(str(tmp_path / "corpus"))
     assert len(opened.volume_ids) == len(DEMO_CASES) + 1
     formats = {row["input_format"] for row in opened.manifest.to_pylist()}

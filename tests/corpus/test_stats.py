@@ -59,10 +59,14 @@ def test_real_data_outcomes_show_up_in_the_audit(audited):
     reasons = report["sources"]["ct"]
     assert reasons["failure_reasons"] == {"missing_slices": 1, "not_a_volume": 1}
     assert reasons["skip_reasons"] == {"localizer": 1, "secondary_capture": 1}
+    groups = {tuple(group["volumes"]): group for group in report["qc"]["near_duplicates"]}
     # the two dicom2nifti ground-truth NIfTI files hold one volume twice
-    assert any(
-        len(group) == 2 and all("ground_truth" in v for v in group) for group in report["qc"]["duplicate_content"]
-    )
+    truth = "ct-dicom2nifti_geometry_sliceincrement_002_ground_truth"
+    twins = (truth, f"{truth}_reoriented")
+    assert [link["rule"] for link in groups[twins]["evidence"]] == ["checksum"]
+    # abdomen_3mm_small is abdomen_3mm_int32 cut to 30 slices: found by its content
+    (cut,) = groups[("ct-totalsegmentator_abdomen_3mm_int32", "ct-totalsegmentator_abdomen_3mm_small")]["evidence"]
+    assert cut["rule"] == "fingerprint" and cut["z_overlap_fraction"] > 0.9 and cut["z_scale"] == pytest.approx(1, 0.02)
 
 
 def test_json_keys_are_stable(audited):
@@ -72,10 +76,26 @@ def test_json_keys_are_stable(audited):
         "suspect_non_ct",
         "suspect_orientation",
         "short_z_coverage",
-        "duplicate_content",
-        "duplicate_series",
+        "near_duplicates",
+        "split_leaks",
     }
     assert set(report["total"]) >= {"inputs", "ok", "skipped", "failed", "failure_reasons", "spacing_in_mm", "hu"}
+    assert set(report["total"]["acquisition"]) == {
+        *("manufacturer", "model", "kvp", "kernel", "slice_thickness_mm", "contrast", "body_part", "acquisition_type")
+    }
+    for group in report["qc"]["near_duplicates"]:
+        assert set(group) == {"volumes", "evidence"}
+        assert all({"rule", "volumes"} <= set(link) for link in group["evidence"])
+
+
+def test_acquisition_counts_equal_an_independent_pyarrow_count(audited):
+    url, report = audited
+    ok = corpus.open(url).stored()
+    for name in ("manufacturer", "kernel", "contrast", "body_part", "acquisition_type"):
+        counted = ok.group_by(name).aggregate([("volume_id", "count")]).to_pylist()
+        expected = {row[name] if row[name] is not None else "unknown": row["volume_id_count"] for row in counted}
+        assert report["total"]["acquisition"][name] == expected, name
+    assert sum(report["total"]["acquisition"]["slice_thickness_mm"].values()) == ok.num_rows
 
 
 def test_html_report_is_self_contained_and_its_images_decode(audited, tmp_path):
@@ -86,7 +106,8 @@ def test_html_report_is_self_contained_and_its_images_decode(audited, tmp_path):
     assert "http://" not in page and "https://" not in page
     sources = re.findall(r"src='data:image/png;base64,([^']+)'", page)
     stored = report["total"]["ok"]
-    assert len(sources) == 2 + 3 * stored  # two plots, three thumbnails per stored volume
+    grouped = sum(len(group["volumes"]) for group in report["qc"]["near_duplicates"])
+    assert len(sources) == 3 + 3 * stored + 3 * grouped  # three plots, three thumbnails per volume and group member
     for encoded in sources:
         image = Image.open(io.BytesIO(base64.b64decode(encoded)))
         image.verify()

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from corpus.build import build_corpus
+from corpus.sources import discover
+from corpus.spec import BuildSpec
 from ctssl.data import Mixture, RegionDataset, partition
 from ctssl.samplers import SubCropSampler, VoCoSampler
+from tests.conftest import save_nifti
+from tests.corpus.duplicates.conftest import random_scan, rewritten
 from tests.ctssl.conftest import SHAPES
 
 SMALL_VOCO = VoCoSampler(grid=(2, 2), base=(16, 16, 16), random_crops=4)
@@ -73,6 +81,26 @@ def test_selection_by_source_split_and_mixture_file(small_corpus, tmp_path):
     assert Counter(e.volume_id for e in entries) == Counter(dict.fromkeys(inputs, 3))
 
 
+def test_mixture_filters_and_exclusions_drop_volumes(small_corpus, tmp_path):
+    url, _ = small_corpus  # z sizes 40, 30, 64, 20, 33, 50, 30
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "test.txt").write_text("v0.nii.gz\n")
+    (tmp_path / "lists" / "val.txt").write_text("vols-v2\n")
+    (tmp_path / "mix.toml").write_text(
+        'filters = ["shape[2] >= 33"]\nexclude = ["lists/test.txt"]\nexclude_duplicates_of = ["lists/val.txt"]\n'
+    )
+    mixture = Mixture.from_toml(tmp_path / "mix.toml")
+    assert mixture.exclude == (str(tmp_path / "lists" / "test.txt"),)  # relative to the mixture file
+    entries = RegionDataset(url, SMALL_VOCO, mixture).entries
+    assert sorted(e.volume_id for e in entries) == ["vols-v4", "vols-v5"]
+
+
+def test_a_mixture_key_with_a_typo_is_refused(tmp_path):
+    (tmp_path / "mix.toml").write_text('exlude = ["lists/test.txt"]\n')
+    with pytest.raises(ValueError, match="unknown keys \\['exlude'\\]"):
+        Mixture.from_toml(tmp_path / "mix.toml")
+
+
 def test_rejected_draws_are_bounded(small_corpus):
     """Volumes far smaller than a 112^3 view are mostly air: the redraw loop still ends."""
     url, _ = small_corpus
@@ -94,3 +122,38 @@ def test_collate_pads_regions_with_air(small_corpus):
         assert torch.equal(batch["region"][index, :, :x, :y, :z], sample["region"])
         assert torch.all(batch["region"][index, :, x:] == -1024)
     assert batch["crops"].shape == (3, 8, 6)
+
+
+@pytest.fixture(scope="module")
+def acquired_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Three bodies: ``a`` also in a downstream corpus with its spacing header rewritten, ``c`` 5 mm thick with a
+    sharp kernel (from its JSON sidecar), ``b`` neither. Built at 3 mm to keep the test short."""
+    root = tmp_path_factory.mktemp("acquired")
+    (root / "pre").mkdir()
+    (root / "downstream").mkdir()
+    scans = {name: random_scan(seed, spacing=(3.0, 3.0, 3.0)) for seed, name in enumerate("abc")}
+    for name, (hu, affine) in scans.items():
+        save_nifti(root / "pre" / f"{name}.nii.gz", hu, affine)
+    (root / "pre" / "a.json").write_text(json.dumps({"SliceThickness": 1.0, "ConvolutionKernel": "B30f"}))
+    (root / "pre" / "c.json").write_text(json.dumps({"SliceThickness": 5.0, "ConvolutionKernel": "B70f"}))
+    save_nifti(root / "downstream" / "test0.nii.gz", *rewritten(*scans["a"]))
+    spec = BuildSpec(spacing=(3.0, 3.0, 3.0))
+    for folder in ("pre", "downstream"):
+        report = build_corpus(discover([root / folder], []), str(root / f"{folder}-corpus"), spec, progress=False)
+        assert report.exit_code == 0
+    return str(root / "pre-corpus"), root / "downstream-corpus"
+
+
+def test_the_loader_never_yields_a_filtered_or_leaking_volume(acquired_corpus, tmp_path):
+    url, downstream = acquired_corpus
+    everything = {sample["volume_id"] for sample in DataLoader(RegionDataset(url, SMALL_VOCO), batch_size=None)}
+    assert everything == {"pre-a", "pre-b", "pre-c"}  # the unfiltered loader sees all three
+    (tmp_path / "mix.toml").write_text(
+        'filters = ["slice_thickness_mm <= 3 or slice_thickness_mm is null"]\n'
+        f'exclude_duplicates_of = ["{downstream}"]\n'
+    )
+    loader = DataLoader(RegionDataset(url, SMALL_VOCO, Mixture.from_toml(tmp_path / "mix.toml")), batch_size=None)
+    assert {sample["volume_id"] for sample in loader} == {"pre-b"}  # c too thick; a is downstream test0 relabelled
+    (tmp_path / "kernel.toml").write_text("filters = [\"kernel not in ['B70f']\"]\n")
+    kept = RegionDataset(url, SMALL_VOCO, Mixture.from_toml(tmp_path / "kernel.toml"))
+    assert {e.volume_id for e in kept.entries} == {"pre-a"}  # b's kernel is unknown: `not in` keeps known kernels
