@@ -20,10 +20,12 @@ from zarr.abc.store import Store
 
 from corpus.preprocess.grid import Grid
 from corpus.spec import BuildSpec
-from corpus.store.layout import ARRAY_NAME
+from corpus.store.layout import ARRAY_NAME, SHARDS
+from corpus.store.location import Location
 from corpus.store.storage_layout import StorageLayout
 
 LAYOUT_ATTRIBUTE = "storage_layout"  # in a shard group's attributes
+_GROUP_METADATA = "zarr.json"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class StoredArray:
 def open_shard(store: Store, layout: StorageLayout) -> zarr.Group:
     """Open a shard group for writing; a new one records ``layout`` in its attributes."""
     return zarr.open_group(store, mode="a", attributes={LAYOUT_ATTRIBUTE: layout.to_dict()})
+
+
+def volume_names(location: Location, folder: str) -> list[str]:
+    """The volume groups in a shard folder, read from the listing (the shard's own metadata may be gone)."""
+    return [name for name in location.list_names(SHARDS, folder) if name != _GROUP_METADATA]
 
 
 def write_volume(

@@ -179,7 +179,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     make_tree(inputs)
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("CORPUS_MAX_VOLUME_BYTES", str(MEMORY_LIMIT))
-    real_write, real_recover = corpus.ingest.write_volume, corpus.build.recover
+    real_write, real_take_over = corpus.ingest.write_volume, corpus.build.take_over
 
     def full_disk(group, volume_id, *args, **kwargs):  # type: ignore[no-untyped-def]
         if volume_id == "hostile-disk_full":
@@ -187,12 +187,12 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(group, volume_id, *args, **kwargs)
 
-    def change_after_planning(location):  # type: ignore[no-untyped-def]
+    def change_after_planning(location, generation):  # type: ignore[no-untyped-def]
         (inputs / "changes.nii.gz").write_bytes((inputs / "good.nii.gz").read_bytes() + b"\0")
-        return real_recover(location)
+        return real_take_over(location, generation)
 
     monkeypatch.setattr(corpus.ingest, "write_volume", full_disk)
-    monkeypatch.setattr(corpus.build, "recover", change_after_planning)
+    monkeypatch.setattr(corpus.build, "take_over", change_after_planning)
     result = CliRunner().invoke(main, ["build", str(inputs), "--out", str(root / "corpus")])
     monkeypatch.undo()
     return root / "corpus", result
