@@ -34,7 +34,7 @@ from corpus.ingest import file_size, ingest_input
 from corpus.privacy import resolve_salt
 from corpus.sources import InputItem
 from corpus.sources.estimate import target_voxels
-from corpus.spec import BuildSpec
+from corpus.spec import BuildSpec, DicomSelection
 from corpus.store.arrays import open_shard
 from corpus.store.fence import write_fence
 from corpus.store.journal import Journal
@@ -104,6 +104,7 @@ class ShardTask:
     layout: StorageLayout
     salt: str
     generation: int  # of the build that made it: the task writes only while it holds the lock
+    min_slices: int = DicomSelection().min_slices  # thinner volumes are skipped (too_few_slices)
     log_path: str | None = None
     codec_threads: int | None = None  # one per worker process when several share the cores
 
@@ -131,11 +132,13 @@ def build_corpus(
     workers: int = 1,
     scheduler: str | None = None,
     layout: StorageLayout | None = None,
+    min_slices: int = DicomSelection().min_slices,
 ) -> BuildReport:
     """Ingest ``items`` into the corpus at ``out``.
 
     A new corpus is created with ``spec`` and ``layout`` (default: StorageLayout()); an
     existing one must have the same spec, and its new shards take the layout it records.
+    Volumes thinner than ``min_slices`` along any axis are skipped, as DICOM stacks are.
     """
     started = time.perf_counter()
     location = Location(out)
@@ -153,7 +156,9 @@ def build_corpus(
         fence = started_from.fence.reserved(math.ceil(len(todo) / size))
         write_fence(location, fence)  # before any task runs: no later build reuses these indices
         threads = None if scheduler is None and workers <= 1 else 1
-        first = ShardTask(fence.first_shard, (), out, spec, layout, salt, lock.generation, log_path, threads)
+        first = ShardTask(
+            fence.first_shard, (), out, spec, layout, salt, lock.generation, min_slices, log_path, threads
+        )
         tasks = _split(first, todo, size)
         with tqdm(total=len(todo), desc="build", unit="vol", disable=not progress or None) as bar:
             for index in _run(tasks, workers, scheduler, bar):
@@ -198,7 +203,7 @@ def _ingest_shard(task: ShardTask, on_input: Callable[[], object] | None) -> Non
         if (item.source, item.relpath) in recorded:
             continue
         assert_live(location, task.generation)  # a fenced task writes no further array
-        done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once)
+        done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once, task.min_slices)
         crash_point("after_ingest")
         journal.record(task.generation, done.row, done.thumbnails)
         crash_point("after_journal")

@@ -106,6 +106,7 @@ def build(
             sys.stderr.isatty(),
             workers=workers,
             scheduler=scheduler,
+            min_slices=selection.min_slices,
         )
     _print_report(report, out)
     sys.exit(report.exit_code)
