@@ -25,6 +25,7 @@ from corpus.store.location import Location
 from corpus.store.storage_layout import StorageLayout
 
 LAYOUT_ATTRIBUTE = "storage_layout"  # in a shard group's attributes
+AXES = ("x", "y", "z")  # RAS+
 _GROUP_METADATA = "zarr.json"
 
 
@@ -60,6 +61,7 @@ def write_volume(
         dtype="int16",
         compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=layout.zstd_level, shuffle="bitshuffle", typesize=2),
         fill_value=spec.fill_value,
+        dimension_names=AXES,  # OME-Zarr 0.5 asks every array for the names of its axes
         attributes=_geometry_attrs(volume_id, grid, spec),
         overwrite=True,
     )
@@ -87,7 +89,7 @@ def _geometry_attrs(volume_id: str, grid: Grid, spec: BuildSpec) -> dict[str, An
 
 def _ngff(volume_id: str, grid: Grid) -> dict[str, Any]:
     """OME-Zarr 0.5 multiscales (one level) so NGFF viewers place the volume in mm."""
-    axes = [{"name": name, "type": "space", "unit": "millimeter"} for name in "xyz"]
+    axes = [{"name": name, "type": "space", "unit": "millimeter"} for name in AXES]
     transforms = [
         {"type": "scale", "scale": list(grid.spacing)},
         {"type": "translation", "translation": list(grid.origin)},
