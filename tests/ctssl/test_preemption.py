@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from ctssl.train import pretrain
 from tests.ctssl.test_train import _config
 
 STEPS = 4
+CORPUS = [sys.executable, "-c", "from corpus.cli import main; main()"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # every run sums in the same order
 
 
 def logged_steps(out: Path) -> list[dict[str, float]]:
@@ -26,29 +30,38 @@ def logged_steps(out: Path) -> list[dict[str, float]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def pretrain_command(corpus_url: str, out: Path, *extra: str) -> list[str]:
+    options = ["--corpus", corpus_url, "--out", str(out), "--steps", str(STEPS), "--batch-size", "2"]
+    options += ["--warmup-steps", "2", "--log-every", "1", "--checkpoint-every", "100", "--workers", "0", *extra]
+    return [*CORPUS, "pretrain", "voco", "--tiny", *options]
+
+
 def test_a_sigterm_run_checkpoints_exits_0_and_resumes_on_the_uninterrupted_curve(phantom_corpus, tmp_path):
-    straight = pretrain(_config(phantom_corpus, tmp_path / "straight", steps=STEPS))
+    """Three real `corpus pretrain` processes: uninterrupted, SIGTERM'd after its first step, and its resume."""
+    straight = subprocess.run(pretrain_command(phantom_corpus, tmp_path / "straight"), env=ENV, timeout=600)
+    assert straight.returncode == 0
     out = tmp_path / "preempted"
-    options = ["--corpus", phantom_corpus, "--out", str(out), "--steps", str(STEPS), "--batch-size", "2"]
-    options += ["--warmup-steps", "2", "--log-every", "1", "--checkpoint-every", "100", "--workers", "0"]
-    command = [sys.executable, "-c", "from corpus.cli import main; main()", "pretrain", "voco", "--tiny", *options]
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        pretrain_command(phantom_corpus, out), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 600
     while not logged_steps(out) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     run.send_signal(signal.SIGTERM)  # as a scheduler preempting the job: during step 2 or later
     output, errors = run.communicate(timeout=600)
     assert run.returncode == 0, errors
-    stopped = re.search(r"SIGTERM: stopped after step (\d+) of 4, checkpoint .*last\.pt", output)
+    stopped = re.search(r"SIGTERM: stopped after step (\d+) of 4, checkpoint .*last\.pt. Resume with:\n  (.*)", output)
     assert stopped, output
-    assert f"--out {out} " in output and output.rstrip().endswith("--resume")
-    reached = int(stopped.group(1))
+    reached, resume = int(stopped.group(1)), shlex.split(stopped.group(2))
     assert 1 <= reached < STEPS and load(out / "checkpoints" / "last.pt")["step"] == reached
-    resumed = pretrain(_config(phantom_corpus, out, steps=STEPS, resume=True))
-    assert resumed.start_step == reached
+    assert resume[0] == "corpus" and resume[-1] == "--resume"
+    resumed = subprocess.run([*CORPUS, *resume[1:]], env=ENV, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"steps {reached} -> {STEPS}" in resumed.stderr
     curve = {record["step"]: record for record in logged_steps(out)}
-    assert sorted(curve) == list(range(1, STEPS + 1))
-    for record in straight.records:
+    expected = logged_steps(tmp_path / "straight")
+    assert sorted(curve) == [record["step"] for record in expected] == list(range(1, STEPS + 1))
+    for record in expected:
         for key in ("loss", "lr", "grad_norm"):
             assert curve[record["step"]][key] == pytest.approx(record[key], rel=1e-4, abs=1e-6), (record["step"], key)
 
