@@ -1,7 +1,8 @@
 """The ``corpus`` command: thin wrappers that parse options and call the library.
 
 Exit status (corpus.errors): 0 every input stored or deliberately skipped; 3
-the build finished but some inputs failed; 1 a fatal error; 2 a usage error.
+the build finished but some inputs failed; 1 a fatal error; 2 a usage error;
+`corpus verify`: 0 clean, 1 corruption, 4 leftovers of interrupted builds.
 Other packages add commands (ctssl: pretrain, export) through the
 ``corpus.commands`` entry point group and steps of `corpus demo` through
 ``corpus.demo``; corpus never imports them.
