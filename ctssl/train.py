@@ -134,6 +134,8 @@ def _checked_batches(
         generator, shared = feed.generators(config.seed, start_step, context.rank)
         with torch.random.fork_rng(devices=[context.device] if context.device.type == "cuda" else []):
             inputs = training.inputs(first, context.device, generator, shared)
+            if training.peak_step is not None:
+                inputs |= training.peak_step(config.model)
             needed = memory.estimate(training, config.model, config.optimizer, inputs)
         del inputs
         problem = memory.shortfall(
