@@ -74,10 +74,13 @@ def run_build(inputs: Path, out: Path, crash: str | None = None) -> int:
 
 
 def start_build(inputs: Path, out: Path, *options: str) -> subprocess.Popen[bytes]:
-    """A build in a process group of its own: what it starts (dask workers) can be killed with it."""
-    env = {k: v for k, v in os.environ.items() if k != "CORPUS_CRASH_AT"}
+    """A build in a process group of its own: what it starts (dask workers) can be killed with it.
+
+    Its stderr joins its stdout, with Python's fault handler on, so a build that dies shows why in the test's message.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "CORPUS_CRASH_AT"} | {"PYTHONFAULTHANDLER": "1"}
     command = [*BUILD, str(inputs), "--out", str(out), *options]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def kill_tree(process: subprocess.Popen[bytes]) -> None:

@@ -67,7 +67,9 @@ def test_a_multi_process_build_killed_as_a_whole_process_tree_resumes_to_the_sam
     rng = np.random.default_rng(20)
     options = ("--workers", "2", "--volumes-per-shard", "2")
     started = time.monotonic()
-    assert start_build(scans, tmp_path / "uninterrupted", *options).wait(timeout=120) == 3
+    uninterrupted = start_build(scans, tmp_path / "uninterrupted", *options)
+    output = uninterrupted.communicate(timeout=120)[0].decode()
+    assert uninterrupted.returncode == 3, output
     duration = time.monotonic() - started  # kills fall anywhere in a build, start-up included
     kills = 0
     for number in range(ROUNDS):
