@@ -2,11 +2,14 @@
 
 Work unit = one input; commit unit = one shard. Every input ends as exactly
 one manifest row (``ok``, ``skipped`` or ``failed`` with a reason). Each
-shard is one task: it journals every finished input and commits its
-manifest part at the end, so a crash at any instant loses at most the inputs
-in flight, and the next build first commits what the crashed one stored.
-Tasks run in this process (``workers=1``), on local worker processes, or on
-any dask.distributed cluster; workers write straight to OUT.
+shard is one task: it journals every finished input, and the build that
+holds the lock commits the shard's manifest part when the task is done, so a
+crash at any instant loses at most the inputs in flight, and the next build
+first commits what the crashed one stored. Tasks run in this process
+(``workers=1``), on local worker processes, or on any dask.distributed
+cluster; workers write straight to OUT. Each build is a new generation
+(corpus.store.fence): tasks of an interrupted build that still run stop at
+their next lock check, and nothing they write is ever listed.
 """
 
 from __future__ import annotations
@@ -25,20 +28,22 @@ import pyarrow.compute as pc
 import zarr
 from tqdm import tqdm
 
-from corpus.errors import EXIT_OK, EXIT_SOME_FAILED, Reason
+from corpus.errors import EXIT_OK, EXIT_SOME_FAILED, FencedError, Reason
 from corpus.faults import crash_point
 from corpus.ingest import file_size, ingest_input
 from corpus.privacy import resolve_salt
 from corpus.sources import InputItem
 from corpus.sources.estimate import target_voxels
-from corpus.spec import BuildSpec
+from corpus.spec import BuildSpec, DicomSelection
 from corpus.store.arrays import open_shard
-from corpus.store.journal import Journal, recover
-from corpus.store.layout import LOGS, MANIFEST, SHARDS, build_log, shard_folder, shard_index, shard_name
+from corpus.store.fence import write_fence
+from corpus.store.journal import Journal
+from corpus.store.layout import LOGS, SHARDS, build_log, shard_folder, shard_name
 from corpus.store.location import Location
-from corpus.store.lock import BuildLock
+from corpus.store.lock import BuildLock, assert_live
 from corpus.store.manifest import STATUS_FAILED, read_manifest, stored
 from corpus.store.meta import ensure_meta
+from corpus.store.recovery import clean_up, take_over
 from corpus.store.storage_layout import VOLUMES_PER_SHARD, StorageLayout
 
 log = logging.getLogger("corpus.build")
@@ -73,6 +78,7 @@ class BuildReport:
     rows: list[dict[str, Any]] = field(default_factory=list)
     already_built: int = 0
     recovered: int = 0  # rows a crashed build had stored, committed by this one
+    leftovers_removed: int = 0  # arrays, journals and temporary files interrupted builds had left
     seconds: float = 0.0
     log_path: str | None = None
 
@@ -97,6 +103,8 @@ class ShardTask:
     spec: BuildSpec
     layout: StorageLayout
     salt: str
+    generation: int  # of the build that made it: the task writes only while it holds the lock
+    min_slices: int = DicomSelection().min_slices  # thinner volumes are skipped (too_few_slices)
     log_path: str | None = None
     codec_threads: int | None = None  # one per worker process when several share the cores
 
@@ -124,66 +132,90 @@ def build_corpus(
     workers: int = 1,
     scheduler: str | None = None,
     layout: StorageLayout | None = None,
+    min_slices: int = DicomSelection().min_slices,
 ) -> BuildReport:
     """Ingest ``items`` into the corpus at ``out``.
 
     A new corpus is created with ``spec`` and ``layout`` (default: StorageLayout()); an
     existing one must have the same spec, and its new shards take the layout it records.
+    Volumes thinner than ``min_slices`` along any axis are skipped, as DICOM stacks are.
     """
     started = time.perf_counter()
     location = Location(out)
     meta = ensure_meta(location, spec, layout)
     salt, layout = resolve_salt(meta), StorageLayout.from_dict(meta["layout"])
-    with BuildLock(location), _build_log(location) as log_path:
-        report = BuildReport(recovered=len(recover(location)), log_path=log_path)
+    with BuildLock(location) as lock, _build_log(location) as log_path:
+        started_from = take_over(location, lock.generation)
+        report = BuildReport(
+            recovered=len(started_from.recovered), leftovers_removed=started_from.removed, log_path=log_path
+        )
         plan = plan_build(items, out)
         report.already_built = len(plan.done)
         todo = _mark_duplicates(plan)
         size = _shard_size(len(todo), volumes_per_shard, workers if scheduler is None else 4 * workers)
-        first = _next_shard_index(location)
+        fence = started_from.fence.reserved(math.ceil(len(todo) / size))
+        write_fence(location, fence)  # before any task runs: no later build reuses these indices
         threads = None if scheduler is None and workers <= 1 else 1
-        tasks = [
-            ShardTask(first + n, tuple(todo[start : start + size]), out, spec, layout, salt, log_path, threads)
-            for n, start in enumerate(range(0, len(todo), size))
-        ]
+        first = ShardTask(
+            fence.first_shard, (), out, spec, layout, salt, lock.generation, min_slices, log_path, threads
+        )
+        tasks = _split(first, todo, size)
         with tqdm(total=len(todo), desc="build", unit="vol", disable=not progress or None) as bar:
-            for rows in _run(tasks, workers, scheduler, bar):
-                report.rows.extend(rows)
+            for index in _run(tasks, workers, scheduler, bar):
+                report.rows.extend(Journal(location, index).commit(lock.generation))
+        if lock.taken_over is not None:  # tasks of the interrupted build may have written since the take-over
+            report.leftovers_removed += clean_up(location, fence)[0]
     report.seconds = time.perf_counter() - started
     return report
 
 
-def run_shard(task: ShardTask, on_input: Callable[[], object] | None = None) -> list[dict[str, Any]]:
-    """Ingest one shard's inputs, journaling each, and commit the shard (runs on a worker)."""
+def run_shard(task: ShardTask, on_input: Callable[[], object] | None = None) -> int:
+    """Ingest one shard's inputs, journaling each (runs on a worker); returns the shard index.
+
+    Stops with FencedError as soon as its build no longer holds the lock.
+    """
     if task.codec_threads is not None:
         from numcodecs import blosc
 
         blosc.set_nthreads(task.codec_threads)
     with _worker_log(task.log_path):
-        location = Location(task.out)
-        journal = Journal(location, task.index)
-        recorded = {(row["source"], row["input_path"]) for row, _ in journal.entries()}  # an earlier attempt
-        opened: list[zarr.Group] = []
-
-        def open_shard_once() -> tuple[str, zarr.Group]:
-            if not opened:
-                opened.append(open_shard(location.zarr_store(SHARDS, shard_folder(task.index)), task.layout))
-            return shard_name(task.index), opened[0]
-
-        for item in task.items:
-            if (item.source, item.relpath) in recorded:
-                continue
-            done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once)
-            crash_point("after_ingest")
-            journal.record(done.row, done.thumbnails)
-            crash_point("after_journal")
-            if on_input is not None:
-                on_input()
-        return journal.commit()
+        try:
+            _ingest_shard(task, on_input)
+        except FencedError as error:
+            log.warning("%s stopped: %s", shard_name(task.index), error)
+            raise
+    return task.index
 
 
-def _run(tasks: list[ShardTask], workers: int, scheduler: str | None, bar: tqdm) -> Iterator[list[dict[str, Any]]]:
-    """Run the shard tasks; the bar advances per input here, per shard on workers."""
+def _ingest_shard(task: ShardTask, on_input: Callable[[], object] | None) -> None:
+    location = Location(task.out)
+    journal = Journal(location, task.index)
+    assert_live(location, task.generation)
+    recorded = {(e.row["source"], e.row["input_path"]) for e in journal.entries()}  # an earlier attempt
+    opened: list[zarr.Group] = []
+
+    def open_shard_once() -> tuple[str, zarr.Group]:
+        if not opened:
+            opened.append(open_shard(location.zarr_store(SHARDS, shard_folder(task.index)), task.layout))
+        return shard_name(task.index), opened[0]
+
+    for item in task.items:
+        if (item.source, item.relpath) in recorded:
+            continue
+        assert_live(location, task.generation)  # a fenced task writes no further array
+        done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once, task.min_slices)
+        crash_point("after_ingest")
+        journal.record(task.generation, done.row, done.thumbnails)
+        crash_point("after_journal")
+        if on_input is not None:
+            on_input()
+
+
+def _run(tasks: list[ShardTask], workers: int, scheduler: str | None, bar: tqdm) -> Iterator[int]:
+    """Run the shard tasks, yielding each shard's index when it is done.
+
+    The bar advances per input in this process, per shard on workers.
+    """
     if scheduler is None and workers <= 1:
         yield from (run_shard(task, lambda: bar.update(1)) for task in tasks)
         return
@@ -193,14 +225,19 @@ def _run(tasks: list[ShardTask], workers: int, scheduler: str | None, bar: tqdm)
     try:
         with Client(scheduler or cluster) as client:
             # retries: a task on a worker that dies runs again; its journal lets it skip finished inputs
-            futures = [client.submit(run_shard, task, retries=2, pure=False) for task in tasks]
+            futures = {client.submit(run_shard, task, retries=2, pure=False): task for task in tasks}
             for future in as_completed(futures):
-                rows = future.result()
-                bar.update(len(rows))
-                yield rows
+                yield future.result()
+                bar.update(len(futures[future].items))
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def _split(first: ShardTask, todo: list[InputItem], size: int) -> list[ShardTask]:
+    """``size`` inputs a task, shard indices from ``first.index`` on."""
+    starts = range(0, len(todo), size)
+    return [replace(first, index=first.index + n, items=tuple(todo[s : s + size])) for n, s in enumerate(starts)]
 
 
 def _mark_duplicates(plan: BuildPlan) -> list[InputItem]:
@@ -219,12 +256,6 @@ def _mark_duplicates(plan: BuildPlan) -> list[InputItem]:
 def _shard_size(count: int, largest: int, parallel: int) -> int:
     """Full shards, but enough of them to keep every worker busy."""
     return max(1, min(largest, math.ceil(count / max(parallel, 1))))
-
-
-def _next_shard_index(location: Location) -> int:
-    names = location.list_names(SHARDS) + location.list_names(MANIFEST)
-    indices = [i for i in (shard_index(name) for name in names) if i is not None]
-    return max(indices, default=-1) + 1
 
 
 @contextmanager

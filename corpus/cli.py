@@ -1,7 +1,8 @@
 """The ``corpus`` command: thin wrappers that parse options and call the library.
 
 Exit status (corpus.errors): 0 every input stored or deliberately skipped; 3
-the build finished but some inputs failed; 1 a fatal error; 2 a usage error.
+the build finished but some inputs failed; 1 a fatal error; 2 a usage error;
+`corpus verify`: 0 clean, 1 corruption, 4 leftovers of interrupted builds.
 Other packages add commands (ctssl: pretrain, export) through the
 ``corpus.commands`` entry point group and steps of `corpus demo` through
 ``corpus.demo``; corpus never imports them.
@@ -100,7 +101,14 @@ def build(
             _print_plan(plan_build(items, out), spec)
             return
         report = build_corpus(
-            items, out, spec, volumes_per_shard, sys.stderr.isatty(), workers=workers, scheduler=scheduler
+            items,
+            out,
+            spec,
+            volumes_per_shard,
+            sys.stderr.isatty(),
+            workers=workers,
+            scheduler=scheduler,
+            min_slices=selection.min_slices,
         )
     _print_report(report, out)
     sys.exit(report.exit_code)
@@ -108,18 +116,43 @@ def build(
 
 @main.command()
 @click.argument("out")
-def verify(out: str) -> None:
-    """Check every stored array of OUT: present, decodable, checksum and shape as listed."""
+@click.option(
+    "--repair", is_flag=True, help="First commit what interrupted builds journaled and remove their leftovers."
+)
+def verify(out: str, repair: bool) -> None:
+    """Check every stored array of OUT: present, decodable, checksum and shape as listed.
+
+    Exit 0: all as listed, nothing left over; 1: a listed array is missing,
+    unreadable or changed; 4: all as listed, but interrupted builds left
+    leftovers or uncommitted shards (--repair, or the next build, clears them).
+    """
     import corpus
-    from corpus.verify import verify_corpus
+    from corpus.store.location import Location
+    from corpus.verify import repair_corpus, verify_corpus
 
     with _fatal_errors():
+        if repair:
+            repaired = repair_corpus(Location(out))
+            click.echo(
+                f"repaired: committed {len(repaired.recovered)} inputs an interrupted build had stored, "
+                f"removed {repaired.removed} leftovers"
+            )
         report = verify_corpus(corpus.open(out), progress=sys.stderr.isatty())
-    for problem in report.problems:
-        click.echo(f"  {problem}")
-    verdict = "all good" if report.ok else f"{len(report.problems)} problem(s)"
-    click.echo(f"verified {report.checked} arrays: {verdict}")
-    sys.exit(EXIT_OK if report.ok else EXIT_FATAL)
+    for line in report.problems + report.leftovers:
+        click.echo(f"  {line}")
+    if report.running:
+        click.echo(f"a build is running ({report.running}): its shards in progress were not examined")
+    click.echo(f"verified {report.checked} arrays: {_verdict(report.problems, report.leftovers)}")
+    sys.exit(report.exit_code)
+
+
+def _verdict(problems: list[str], leftovers: list[str]) -> str:
+    if not problems and not leftovers:
+        return "all good"
+    found = [f"{len(problems)} problem(s)"] if problems else ["all as listed"]
+    if leftovers:
+        found.append(f"{len(leftovers)} leftover(s): not part of the corpus; `corpus verify --repair` removes them")
+    return ", ".join(found)
 
 
 @main.command()
@@ -273,6 +306,8 @@ def _print_report(report: BuildReport, out: str) -> None:
     reasons = ", ".join(f"{reason} {n}" for reason, n in report.failure_reasons().most_common())
     if report.recovered:
         click.echo(f"recovered {report.recovered} inputs an interrupted build had stored")
+    if report.leftovers_removed:
+        click.echo(f"removed {report.leftovers_removed} leftovers of interrupted builds (not part of the corpus)")
     click.echo(
         f"{counts[STATUS_OK]} stored ({stored_mb:.1f} MB), {counts[STATUS_SKIPPED]} skipped, "
         f"{counts[STATUS_FAILED]} failed{f' ({reasons})' if reasons else ''}, "

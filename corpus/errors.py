@@ -10,10 +10,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 # Exit status of every `corpus` command (2, a usage error, is click's).
-EXIT_OK = 0  # every input stored or deliberately skipped
-EXIT_FATAL = 1  # a fatal error: bad OUT, spec mismatch, lock held, a training run that stopped
+EXIT_OK = 0  # every input stored or deliberately skipped; verify: the corpus is as listed, nothing left over
+EXIT_FATAL = 1  # a fatal error: bad OUT, spec mismatch, lock held, a training run that stopped; verify: corruption
 EXIT_SOME_FAILED = 3  # the build finished but some inputs failed (each is a manifest row with its reason)
 EXIT_LEAKS = EXIT_SOME_FAILED  # corpus leakage: some pre-training volume is in a downstream set
+EXIT_LEFTOVERS = 4  # verify: every listed array is sound, but interrupted builds left work to commit or remove
 
 
 class Reason(StrEnum):
@@ -80,6 +81,10 @@ class SpecError(CorpusError):
 
 class CorpusFormatError(CorpusError):
     """An output folder is not a corpus, or not one this build may extend."""
+
+
+class FencedError(CorpusError):
+    """A task of a build generation that no longer holds the lock: it must write nothing more."""
 
 
 def one_line(error: BaseException, limit: int = 500) -> str:

@@ -23,9 +23,9 @@ from corpus.preprocess.normalize import Normalized, normalize
 from corpus.preprocess.qc import assess
 from corpus.readers import read_volume
 from corpus.readers.dicom import read_dicom_series
-from corpus.readers.volume import Volume
+from corpus.readers.volume import Volume, check_slices
 from corpus.sources import InputItem
-from corpus.spec import BuildSpec
+from corpus.spec import BuildSpec, DicomSelection
 from corpus.store.arrays import StoredArray, write_volume
 from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, new_row
 from corpus.store.storage_layout import StorageLayout
@@ -48,6 +48,7 @@ def ingest_input(
     layout: StorageLayout,
     salt: str,
     open_shard: Callable[[], tuple[str, zarr.Group]],
+    min_slices: int = DicomSelection().min_slices,
 ) -> Ingested:
     """Read, normalize and store one input; always return its manifest row."""
     started = time.perf_counter()
@@ -57,6 +58,7 @@ def ingest_input(
     try:
         volume = _read(item, spec)
         row.update(_input_facts(volume))
+        check_slices(volume.shape, min_slices)
         normalized = normalize(volume, spec)
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()

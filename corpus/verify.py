@@ -1,7 +1,11 @@
 """`corpus verify`: every listed array is there, decodes, and has its checksum and shape.
 
-Also: no array without a manifest row, no volume id listed twice, and no
-shard left uncommitted by an interrupted build.
+Problems (the corpus is not what its manifest says): a listed array missing,
+unreadable or changed, a volume id listed twice. Leftovers (not part of the
+corpus, no reader sees them): unlisted arrays, shards and journals an
+interrupted build left, temporary files of killed writes, and shards an
+interrupted build journaled but did not commit; ``--repair`` (or the next
+build) commits the latter and removes the rest.
 """
 
 from __future__ import annotations
@@ -10,23 +14,37 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-import zarr
 from tqdm import tqdm
 
+from corpus.errors import EXIT_FATAL, EXIT_LEFTOVERS, EXIT_OK
 from corpus.store.arrays import checksum
+from corpus.store.fence import read_fence
 from corpus.store.journal import pending
-from corpus.store.layout import SHARDS, shard_index, shard_of_folder
+from corpus.store.layout import shard_name
+from corpus.store.leftovers import find_leftovers
+from corpus.store.location import Location
+from corpus.store.lock import BuildLock, read_holder
 from corpus.store.reader import Corpus
+from corpus.store.recovery import TakeOver, take_over
 
 
 @dataclass
 class VerifyReport:
     checked: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the corpus differs from its manifest
+    leftovers: list[str] = field(default_factory=list)  # not part of the corpus; --repair removes them
+    running: str | None = None  # the live build whose shards in progress were not examined
 
     @property
     def ok(self) -> bool:
+        """Every listed array is as listed (leftovers aside)."""
         return not self.problems
+
+    @property
+    def exit_code(self) -> int:
+        if self.problems:
+            return EXIT_FATAL
+        return EXIT_LEFTOVERS if self.leftovers else EXIT_OK
 
 
 def verify_corpus(opened: Corpus, progress: bool = False) -> VerifyReport:
@@ -40,13 +58,28 @@ def verify_corpus(opened: Corpus, progress: bool = False) -> VerifyReport:
         problem = _check(opened, row)
         if problem:
             report.problems.append(f"{row['volume_id']}: {problem}")
-    listed = {(row["shard"], row["volume_id"]) for row in rows}
-    for shard, volume_id in _arrays_on_disk(opened):
-        if (shard, volume_id) not in listed:
-            report.problems.append(f"{shard}/{volume_id}: an array with no manifest row")
-    for index in pending(opened.location):
-        report.problems.append(f"shard {index}: uncommitted (an interrupted build); run the build again to recover it")
+    _find_leftovers(opened.location, report)
     return report
+
+
+def repair_corpus(location: Location) -> TakeOver:
+    """Take the lock, commit what interrupted builds journaled, and remove every leftover."""
+    with BuildLock(location) as lock:
+        return take_over(location, lock.generation)
+
+
+def _find_leftovers(location: Location, report: VerifyReport) -> None:
+    holder = read_holder(location)
+    if holder is not None and not holder.is_stale():
+        report.running = holder.describe()
+    fence = read_fence(location)
+    report.leftovers.extend(find_leftovers(location, fence, build_running=report.running is not None).describe())
+    if report.running is None:
+        report.leftovers.extend(
+            f"{shard_name(index)}: uncommitted: an interrupted build journaled it; `corpus verify --repair` "
+            "or the next build commits it"
+            for index in pending(location, fence)
+        )
 
 
 def _check(opened: Corpus, row: dict[str, object]) -> str | None:
@@ -60,13 +93,3 @@ def _check(opened: Corpus, row: dict[str, object]) -> str | None:
     if checksum(values) != row["checksum"]:
         return "checksum differs from the manifest (the array changed after it was built)"
     return None
-
-
-def _arrays_on_disk(opened: Corpus) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for name in opened.location.list_names(SHARDS):
-        if shard_index(name) is None:
-            continue
-        group = zarr.open_group(opened.location.zarr_store(SHARDS, name, read_only=True), mode="r")
-        found.extend((shard_of_folder(name), volume_id) for volume_id in group.group_keys())
-    return found

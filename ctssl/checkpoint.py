@@ -6,7 +6,9 @@ objects), so it loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import torch
 
 from corpus.store.atomic import write_file_atomic
 
+SNAPSHOT_PREFIX = "step-"
 KEYS = ("step", "method", "model_options", "batch_size", "stream", "model", "optimizer", "rng")
 
 
@@ -24,6 +27,20 @@ def save(path: Path, state: dict[str, Any]) -> None:
     A crash at any moment leaves either the previous checkpoint or the new one, never half of one.
     """
     write_file_atomic(path, lambda handle: torch.save(state, handle))
+
+
+def keep_snapshot(last: Path, step: int, keep: int) -> None:
+    """Keep the checkpoint just written as ``step-NNNNNNNN.pt`` beside ``last``, and only the ``keep`` newest."""
+    if keep <= 0:
+        return
+    snapshot = last.with_name(f"{SNAPSHOT_PREFIX}{step:08d}.pt")
+    snapshot.unlink(missing_ok=True)
+    try:
+        os.link(last, snapshot)  # last.pt is replaced by a rename, never rewritten: the link keeps this one
+    except OSError:
+        shutil.copyfile(last, snapshot)
+    for older in sorted(last.parent.glob(f"{SNAPSHOT_PREFIX}*.pt"))[:-keep]:
+        older.unlink()
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ every run has, then the method's own flags; defaults are the method's.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from corpus.errors import EXIT_FATAL
-from ctssl.config import OPTIMIZERS, TrainConfig
+from ctssl.config import MAX_WORKERS, OPTIMIZERS, TrainConfig, default_workers
 from ctssl.methods import METHODS, Method
 
 TRAIN_EXTRA = "pip install 'ct-corpus[train]'"
@@ -78,13 +79,20 @@ def _run_options(method: Method[Any]) -> list[Callable[[Any], Any]]:
         click.option(
             "--checkpoint-every", default=TrainConfig.checkpoint_every, show_default=True, type=click.IntRange(min=1)
         ),
+        click.option(
+            "--keep-checkpoints",
+            default=TrainConfig.keep_checkpoints,
+            show_default=True,
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Also keep the N newest periodic checkpoints as checkpoints/step-NNNNNNNN.pt.",
+        ),
         click.option("--log-every", default=TrainConfig.log_every, show_default=True, type=click.IntRange(min=1)),
         click.option(
             "--workers",
-            default=TrainConfig.workers,
-            show_default=True,
             type=click.IntRange(min=0),
-            help="Loader processes.",
+            help=f"Loader processes per training process. [at most {MAX_WORKERS} and the usable cores: "
+            f"{default_workers()} here]",
         ),
         click.option("--seed", default=TrainConfig.seed, show_default=True, type=int),
         click.option(
@@ -108,6 +116,13 @@ def _run_options(method: Method[Any]) -> list[Callable[[Any], Any]]:
         ),
         click.option(
             "--tiny", is_flag=True, help="A CPU-sized model and crops (demo, smoke tests); not for real runs."
+        ),
+        click.option(
+            "--no-memory-check",
+            "memory_check",
+            flag_value=False,
+            default=True,
+            help="Start even when a step is estimated not to fit in the device's memory.",
         ),
     ]
 
@@ -134,10 +149,21 @@ def _train(config: TrainConfig) -> None:
     except ImportError as error:
         raise click.UsageError(f"pre-training needs torch and monai: {TRAIN_EXTRA} ({error})") from None
     try:
-        run_pretraining(config)
+        result = run_pretraining(config)
     except (ValueError, OSError, FloatingPointError) as error:  # bad options, data or numbers: one line
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_FATAL)
+    if result.stopped_by:
+        click.echo(
+            f"{result.stopped_by}: stopped after step {result.steps} of {config.steps}, checkpoint "
+            f"{result.checkpoint}. Resume with:\n  {resume_command(sys.argv)}"
+        )
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues this run (under torchrun, put it after the same torchrun options)."""
+    arguments = [argument for argument in argv[1:] if argument != "--resume"]
+    return shlex.join(["corpus", *arguments, "--resume"])
 
 
 for _method in METHODS.values():

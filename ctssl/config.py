@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ctssl.methods import MethodOptions, find_method
 
 OPTIMIZERS = ("adamw", "sgd", "larc")  # larc: SGD with layer-wise adaptive rates (ctssl.optim)
+MAX_WORKERS = 4  # loader processes by default, fewer where fewer cores are usable
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,16 @@ class TrainConfig:
     grad_clip: float | None = None  # 0 = off
     momentum: float = 0.9  # SGD momentum / AdamW beta1
     checkpoint_every: int = 1000
+    keep_checkpoints: int = 0  # periodic snapshots kept besides last.pt
     log_every: int = 10
-    workers: int = 4
+    workers: int | None = None  # loader processes; None: min(MAX_WORKERS, usable cores per process)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     mixture: str | None = None
     resume: bool = False
     synthetic: bool = False  # benchmark: repeat the first batch from memory, no loader in the loop
+    memory_check: bool = True  # refuse to start when the step is estimated not to fit (ctssl.memory)
     model: MethodOptions | None = None  # architecture and crops; None: the paper's
 
     def resolved(self) -> TrainConfig:
@@ -55,4 +59,18 @@ class TrainConfig:
                 f"{self.method} with these crops needs a batch size of at least {minimum} per process, "
                 f"got {filled['batch_size']}: its batch-norm layers need several samples to normalise over"
             )
-        return replace(self, model=model, **filled)
+        workers = default_workers() if self.workers is None else self.workers
+        return replace(self, model=model, workers=workers, **filled)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity, which container and batch-system limits set)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """Loader processes per training process: at most the usable cores, shared by the processes of a node."""
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return min(MAX_WORKERS, usable_cores() // max(processes, 1))

@@ -76,6 +76,11 @@ def all_true(flag: bool, context: Context) -> bool:
     return bool(value.item() == 1.0)
 
 
+def any_true(flag: bool, context: Context) -> bool:
+    """True on every rank when ``flag`` is true on some rank (one all-reduce)."""
+    return not all_true(not flag, context)
+
+
 def check_in_sync(model: torch.nn.Module, context: Context) -> None:
     """Raise when the ranks' weights differ: gradients were not averaged, and the run is not one run."""
     if context.world_size == 1:

@@ -8,8 +8,10 @@ step, so a resumed run continues the very loss curve it left.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -20,11 +22,13 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ctssl import checkpoint, distributed, feed, resume
+from corpus.store.atomic import remove_partials
+from ctssl import checkpoint, distributed, feed, memory, resume
 from ctssl.config import TrainConfig
 from ctssl.export import write_export
 from ctssl.methods import Method, Training, find_method
 from ctssl.optim import LARC
+from ctssl.preemption import StopSignals
 from ctssl.resume import CHECKPOINT
 from ctssl.runlog import RunLog
 from ctssl.schedule import warmup_cosine
@@ -33,10 +37,11 @@ from ctssl.schedule import warmup_cosine
 @dataclass(frozen=True)
 class RunResult:
     start_step: int
-    steps: int
+    steps: int  # the step reached
     records: list[dict[str, Any]]
     checkpoint: Path
-    export: Path
+    export: Path | None  # None when a signal stopped the run before its last step
+    stopped_by: str | None = None  # SIGTERM or SIGINT: checkpointed at ``steps``, to be resumed
 
 
 def pretrain(config: TrainConfig, stream: TextIO | None = None) -> RunResult:
@@ -78,28 +83,69 @@ def _run(config: TrainConfig, method: Method[Any], context: distributed.Context,
     if context.world_size > 1:
         device_ids = [context.device.index] if context.device.type == "cuda" else None
         wrapped = DistributedDataParallel(model, device_ids, find_unused_parameters=training.find_unused_parameters)
-    batches = _batches(config, method, context, start_step)
-    records = []
-    for step in range(start_step, config.steps):
-        waited = time.perf_counter()
-        batch = next(batches)
-        log.waited(time.perf_counter() - waited)
-        terms, grad_norm, lr = _step(config, training, context, wrapped, model, optimizer, batch, step)
-        log.stepped()
-        done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
-            values = {name: float(value.detach()) for name, value in terms.items()} | {"grad_norm": grad_norm}
-            values = distributed.mean_over_ranks(values, context) | {"lr": lr, "world_size": context.world_size}
-            records.append(log.write(done, values, config.batch_size * context.world_size, context.device))
-        if done % config.checkpoint_every == 0 or done == config.steps:
-            distributed.check_in_sync(model, context)
-            if context.main:
-                checkpoint.save(config.out / CHECKPOINT, resume.state(done, identity, stream_options, model, optimizer))
-            distributed.barrier(context)
+    batches = _checked_batches(config, training, context, _batches(config, method, context, start_step), start_step)
+    records: list[dict[str, Any]] = []
+    with StopSignals() as signals:
+        for step in range(start_step, config.steps):
+            waited = time.perf_counter()
+            batch = next(batches)
+            log.waited(time.perf_counter() - waited)
+            terms, grad_norm, lr = _step(config, training, context, wrapped, model, optimizer, batch, step)
+            log.stepped()
+            done = step + 1
+            stopping = distributed.any_true(signals.received is not None, context)  # every rank stops at one step
+            if done % config.log_every == 0 or done == config.steps or stopping:
+                values = {name: float(value.detach()) for name, value in terms.items()} | {"grad_norm": grad_norm}
+                values = distributed.mean_over_ranks(values, context) | {"lr": lr, "world_size": context.world_size}
+                records.append(log.write(done, values, config.batch_size * context.world_size, context.device))
+            if done % config.checkpoint_every == 0 or done == config.steps or stopping:
+                _save_checkpoint(config, context, model, resume.state(done, identity, stream_options, model, optimizer))
+            if stopping:
+                stopped_by = signals.received or "a signal to another process"
+                return RunResult(start_step, done, records, config.out / CHECKPOINT, None, stopped_by)
     export = config.out / "export" / "encoder.pt"
     if context.main:
         export = write_export(method, model, config.model, config.out / "export", config.steps)
     return RunResult(start_step, config.steps, records, config.out / CHECKPOINT, export)
+
+
+def _save_checkpoint(
+    config: TrainConfig, context: distributed.Context, model: nn.Module, state: dict[str, Any]
+) -> None:
+    """last.pt (and a kept snapshot), once every rank's weights are checked to be the same."""
+    distributed.check_in_sync(model, context)
+    if context.main:
+        checkpoint.save(config.out / CHECKPOINT, state)
+        checkpoint.keep_snapshot(config.out / CHECKPOINT, int(state["step"]), config.keep_checkpoints)
+    distributed.barrier(context)
+
+
+def _checked_batches(
+    config: TrainConfig,
+    training: Training[Any],
+    context: distributed.Context,
+    batches: Iterator[dict[str, Any]],
+    start_step: int,
+) -> Iterator[dict[str, Any]]:
+    """The batches, after the first one showed that a step fits in the device's memory (every rank agrees)."""
+    first = next(batches)
+    if config.memory_check:
+        assert config.batch_size is not None and config.optimizer is not None
+        generator, shared = feed.generators(config.seed, start_step, context.rank)
+        with torch.random.fork_rng(devices=[context.device] if context.device.type == "cuda" else []):
+            inputs = training.inputs(first, context.device, generator, shared)
+            if training.peak_step is not None:
+                inputs |= training.peak_step(config.model)
+            needed = memory.estimate(training, config.model, config.optimizer, inputs)
+        del inputs
+        problem = memory.shortfall(
+            needed, memory.available_bytes(context.device), context.device, config.batch_size, config.method
+        )
+        if not distributed.all_true(problem is None, context):
+            raise ValueError(problem or "Another process's device cannot hold the step; see its message")
+        if context.main:
+            print(f"memory: {config.method} needs {needed.describe()}", file=sys.stderr, flush=True)
+    return itertools.chain([first], batches)
 
 
 def _step(
@@ -166,6 +212,8 @@ def _stream_options(config: TrainConfig, context: distributed.Context) -> dict[s
 def _start_files(config: TrainConfig, log: RunLog, start_step: int, context: distributed.Context) -> None:
     """config.json, the log cut back to the resumed step, and one line saying what starts."""
     config.out.mkdir(parents=True, exist_ok=True)
+    for folder in (config.out, (config.out / CHECKPOINT).parent):  # what killed atomic writes left
+        remove_partials(folder)
     name = f"config.resumed-at-{start_step}.json" if start_step else "config.json"  # the first one is kept
     (config.out / name).write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
     log.truncate(start_step)
@@ -179,7 +227,7 @@ def _start_files(config: TrainConfig, log: RunLog, start_step: int, context: dis
 
 
 def _batches(config: TrainConfig, method: Method[Any], context: distributed.Context, start_step: int) -> Iterator[Any]:
-    assert config.batch_size is not None
+    assert config.batch_size is not None and config.workers is not None
     batches = feed.batches(
         config.corpus,
         method.sampler(config.model),

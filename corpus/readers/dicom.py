@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID
 
 from corpus.errors import InputError, Reason, one_line
 from corpus.readers.dicom_headers import SliceHeader, dataset_frame_geometry
@@ -134,7 +136,18 @@ def _decode(path: Path) -> tuple[Dataset, np.ndarray]:
     except Exception as error:
         syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(syntax, "name", str(syntax))
-        raise InputError(f"Cannot decode pixels ({name}): {one_line(error)}", Reason.UNSUPPORTED_FORMAT) from error
+        raise InputError(f"Cannot decode pixels ({name}): {one_line(error)}", _decode_failure(syntax)) from error
+
+
+def _decode_failure(syntax: UID | None) -> Reason:
+    """No decoder for the transfer syntax: unsupported; a decoder that fails: the pixel data is broken."""
+    if syntax is None:
+        return Reason.UNREADABLE
+    try:
+        available = get_decoder(syntax).is_available
+    except NotImplementedError:
+        available = False
+    return Reason.UNREADABLE if available else Reason.UNSUPPORTED_FORMAT
 
 
 def _to_hu(raw: np.ndarray, dataset: Dataset, frame: int | None) -> np.ndarray:

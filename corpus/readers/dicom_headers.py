@@ -7,6 +7,7 @@ never stored, logged or returned in messages.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,12 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from corpus.acquisition import ENHANCED_CT_SEQUENCES, UNKNOWN, Acquisition, read_acquisition
+from corpus.errors import InputError, Reason, one_line
+from corpus.readers.dicom_integrity import check_pixel_module, check_whole
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _PREAMBLE_BYTES = 132
+_PARSE_ERRORS = (InvalidDicomError, OSError, ValueError, EOFError, struct.error, AttributeError, KeyError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -50,23 +54,38 @@ class SliceHeader:
 
 def looks_like_dicom(path: Path) -> bool:
     """True for Part-10 files ('DICM' at byte 128) and for *.dcm files without a preamble."""
+    return has_dicm_marker(path) or path.suffix.lower() == ".dcm"
+
+
+def has_dicm_marker(path: Path) -> bool:
     try:
         with path.open("rb") as stream:
-            head = stream.read(_PREAMBLE_BYTES)
+            return stream.read(_PREAMBLE_BYTES)[128:132] == b"DICM"
     except OSError:
         return False
-    return head[128:132] == b"DICM" or path.suffix.lower() == ".dcm"
 
 
 def read_headers(path: Path) -> list[SliceHeader]:
-    """The image headers of one file; [] for non-DICOM files and DICOMDIR indexes."""
+    """The image headers of one file; [] for non-DICOM files and DICOMDIR indexes.
+
+    A file with the 'DICM' marker is DICOM for sure: when it cannot be read, is
+    cut short, or its pixel module is garbage, it is a broken image, not
+    clutter, and InputError (``unreadable`` or ``truncated``) says so.
+    """
+    marked = has_dicm_marker(path)
     try:
         dataset = pydicom.dcmread(path, stop_before_pixels=True, force=path.suffix.lower() == ".dcm")
-    except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError, KeyError, TypeError):
+    except _PARSE_ERRORS as error:
+        if marked:
+            check_whole(path)  # a cut file says so
+            raise InputError(f"Not a readable DICOM file: {one_line(error)}", Reason.UNREADABLE) from None
         return []
     media_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", ""))
     if media_class == DICOMDIR_CLASS or "DirectoryRecordSequence" in dataset:
         return []
+    if marked:
+        check_whole(path)
+    check_pixel_module(dataset, path.name)
     frames = _int(dataset.get("NumberOfFrames")) or 1
     if frames > 1 or "PerFrameFunctionalGroupsSequence" in dataset:
         return [_header(path, dataset, index) for index in range(frames)]

@@ -129,18 +129,21 @@ def _inflate(payload: bytes, expected: int) -> bytes:
 
 
 def _affine(header: dict[str, str], ndims: int) -> np.ndarray:
+    """LPS -> RAS affine; a 2D image becomes one slice (unit spacing across it)."""
     identity = " ".join(str(v) for v in np.eye(ndims).ravel())
+    kept = min(ndims, 3)
     spacing = _floats(header, "elementspacing", header.get("elementsize", "1 " * ndims))[:3]
     origin = _floats(header, "origin", "0 " * ndims)[:3]
     columns = np.array(_floats(header, "transformmatrix", identity))
-    if len(spacing) != 3 or len(origin) != 3 or columns.size != ndims * ndims:
+    if len(spacing) != kept or len(origin) != kept or columns.size != ndims * ndims:
         raise InputError(
             f"MetaImage spacing, origin or TransformMatrix does not fit NDims {ndims}", Reason.BAD_GEOMETRY
         )
-    direction = columns.reshape(ndims, ndims).T[:3, :3]  # column j = cosines of axis j
+    direction = np.eye(3)
+    direction[:kept, :kept] = columns.reshape(ndims, ndims).T[:kept, :kept]  # column j = cosines of axis j
     lps = np.eye(4)
-    lps[:3, :3] = direction * np.asarray(spacing)
-    lps[:3, 3] = origin
+    lps[:3, :3] = direction * np.r_[spacing, np.ones(3 - kept)]
+    lps[:3, 3] = np.r_[origin, np.zeros(3 - kept)]
     return LPS_TO_RAS @ lps
 
 
@@ -180,5 +183,6 @@ def read_metaimage_geometry(path: str | Path) -> HeaderGeometry:
     """Shape and spacing (mm) from the header alone (no voxel data read)."""
     header, _ = _read_header(Path(path))
     shape_in = tuple(_ints(header, "dimsize"))
-    sx, sy, sz = _floats(header, "elementspacing", header.get("elementsize", "1 " * len(shape_in)))[:3]
+    spacing = _floats(header, "elementspacing", header.get("elementsize", "1 " * len(shape_in)))[:3]
+    sx, sy, sz = [*spacing, 1.0, 1.0][:3]  # a 2D image: one slice
     return squeeze_to_3d(shape_in), (sx, sy, sz)

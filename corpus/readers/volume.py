@@ -83,13 +83,24 @@ def _size(nbytes: int) -> str:
 
 
 def squeeze_to_3d(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """Drop trailing singleton axes (x, y, z, 1); anything else than 3D is refused."""
+    """Drop trailing singleton axes (x, y, z, 1); a 2D image is one slice (x, y, 1); anything else is refused."""
     dims = list(shape)
     while len(dims) > 3 and dims[-1] == 1:
         dims.pop()
+    if len(dims) == 2:
+        dims.append(1)
     if len(dims) != 3:
         raise InputError(f"Expected a 3D volume, got {len(shape)}D shape {tuple(shape)}", Reason.NOT_3D)
     return dims[0], dims[1], dims[2]
+
+
+def check_slices(shape: tuple[int, int, int], min_slices: int) -> None:
+    """Skip (``too_few_slices``) a volume thinner than ``min_slices`` voxels along any axis, as a short DICOM stack."""
+    if min(shape) < min_slices:
+        raise InputError(
+            f"{min(shape)} slice(s) along its thinnest axis (shape {shape}); a volume needs at least {min_slices}",
+            Reason.TOO_FEW_SLICES,
+        )
 
 
 def to_hu(raw: np.ndarray, slope: float | None, intercept: float | None) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from corpus.errors import Reason, SpecError
+from corpus.errors import InputError, Reason, SpecError, one_line
 from corpus.readers import image_suffix, input_format
 from corpus.readers.dicom_headers import SliceHeader, looks_like_dicom, read_headers
 from corpus.readers.dicom_series import DicomStack, group_stacks
@@ -38,7 +38,7 @@ class InputItem:
     relpath: str  # relative to the source root, "/"-separated; DICOM: folder[#series label]
     split: str = DEFAULT_SPLIT
     slices: tuple[SliceHeader, ...] = ()  # DICOM only
-    skip: tuple[Reason, str] | None = None  # decided from headers: never read
+    skip: tuple[Reason, str] | None = None  # a verdict from the headers (skipped or failed by its reason): never read
     id_path: str | None = None  # what names the volume when a recipe says so (else relpath)
     stamp: tuple[int, int] | None = None  # (bytes, newest mtime in ns) of its files when discovered
 
@@ -160,15 +160,20 @@ def _walk_folder(
 def _dicom_items(
     source: str, root: Path, files: list[Path], selection: DicomSelection, progress: bool
 ) -> list[InputItem]:
-    headers = []
+    headers, broken = [], []
     for path in tqdm(files, desc=f"scan {source}", unit="file", disable=not progress or None):
-        headers.extend(read_headers(path))
+        try:
+            headers.extend(read_headers(path))
+        except InputError as error:  # a broken DICOM file: its own failed row, never silently left out
+            relpath = printable(path.relative_to(root).as_posix())
+            broken.append(InputItem(path, source, relpath, skip=(error.reason, one_line(error))))
     stacks = group_stacks(headers, selection)
     names = _stack_names(stacks, [_common_folder(stack, root) for stack in stacks])
-    return [
+    items = [
         InputItem(path=stack.slices[0].path.parent, source=source, relpath=name, slices=stack.slices, skip=stack.skip)
         for stack, name in zip(stacks, names, strict=True)
     ]
+    return items + broken
 
 
 def _stack_names(stacks: list[DicomStack], folders: list[str]) -> list[str]:

@@ -20,10 +20,13 @@ from zarr.abc.store import Store
 
 from corpus.preprocess.grid import Grid
 from corpus.spec import BuildSpec
-from corpus.store.layout import ARRAY_NAME
+from corpus.store.layout import ARRAY_NAME, SHARDS
+from corpus.store.location import Location
 from corpus.store.storage_layout import StorageLayout
 
 LAYOUT_ATTRIBUTE = "storage_layout"  # in a shard group's attributes
+AXES = ("x", "y", "z")  # RAS+
+_GROUP_METADATA = "zarr.json"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class StoredArray:
 def open_shard(store: Store, layout: StorageLayout) -> zarr.Group:
     """Open a shard group for writing; a new one records ``layout`` in its attributes."""
     return zarr.open_group(store, mode="a", attributes={LAYOUT_ATTRIBUTE: layout.to_dict()})
+
+
+def volume_names(location: Location, folder: str) -> list[str]:
+    """The volume groups in a shard folder, read from the listing (the shard's own metadata may be gone)."""
+    return [name for name in location.list_names(SHARDS, folder) if name != _GROUP_METADATA]
 
 
 def write_volume(
@@ -53,6 +61,7 @@ def write_volume(
         dtype="int16",
         compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=layout.zstd_level, shuffle="bitshuffle", typesize=2),
         fill_value=spec.fill_value,
+        dimension_names=AXES,  # OME-Zarr 0.5 asks every array for the names of its axes
         attributes=_geometry_attrs(volume_id, grid, spec),
         overwrite=True,
     )
@@ -80,7 +89,7 @@ def _geometry_attrs(volume_id: str, grid: Grid, spec: BuildSpec) -> dict[str, An
 
 def _ngff(volume_id: str, grid: Grid) -> dict[str, Any]:
     """OME-Zarr 0.5 multiscales (one level) so NGFF viewers place the volume in mm."""
-    axes = [{"name": name, "type": "space", "unit": "millimeter"} for name in "xyz"]
+    axes = [{"name": name, "type": "space", "unit": "millimeter"} for name in AXES]
     transforms = [
         {"type": "scale", "scale": list(grid.spacing)},
         {"type": "translation", "translation": list(grid.origin)},

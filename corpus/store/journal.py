@@ -1,65 +1,88 @@
 """The work journal of a shard in progress: what survives a crash, and how it is committed.
 
-Each input's row (and thumbnails) is written to ``_work/shard-NNNNN/`` right
-after its array is complete. A shard is committed by writing its thumbnails
-part and then its manifest part (the commit point), then the journal goes.
-A later build first commits every journal a crash left behind, pruning
-arrays that no journal row vouches for: nothing stored is lost, nothing
-half-written is listed.
+A task writes each input's row (and thumbnails) to ``_work/shard-NNNNN/``
+right after the input's array is complete, and only while its generation
+still holds the lock. The lock holder commits a shard: it writes the
+thumbnails part, then the manifest part (the commit point), then removes the
+journal. Only arrays a journal entry vouches for are listed; the others in
+the shard (written, then a crash or a fence) are removed first.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any
 
-import zarr
-
 from corpus.faults import crash_point
+from corpus.store.arrays import volume_names
+from corpus.store.fence import Fence
 from corpus.store.layout import (
     MANIFEST,
     SHARDS,
     WORK,
     is_journal_entry,
     journal_entry,
-    part_file,
     shard_folder,
     shard_index,
     shard_name,
 )
 from corpus.store.location import Location
+from corpus.store.lock import assert_live
 from corpus.store.manifest import STATUS_OK, write_part
 from corpus.store.thumbnails import write_thumbnails
+
+
+@dataclass(frozen=True)
+class Entry:
+    row: dict[str, Any]
+    thumbnails: dict[str, bytes]
+    generation: int  # of the task that wrote it; 0 in journals from before generations
 
 
 class Journal:
     def __init__(self, location: Location, index: int) -> None:
         self.location, self.index = location, index
         self.folder = shard_name(index)
+        self.pruned = 0  # arrays the commit removed: no entry vouched for them
 
-    def record(self, row: dict[str, Any], thumbnails: dict[str, bytes] | None) -> None:
+    def record(self, generation: int, row: dict[str, Any], thumbnails: dict[str, bytes] | None) -> None:
+        """Journal one finished input (by a task of ``generation``, which must still hold the lock)."""
+        assert_live(self.location, generation)
         encoded = {k: base64.b64encode(v).decode() for k, v in (thumbnails or {}).items()}
-        entry = json.dumps({"row": row, "thumbnails": encoded}, default=_plain).encode()
+        entry = json.dumps({"generation": generation, "row": row, "thumbnails": encoded}, default=_plain).encode()
         number = len(self.location.list_names(WORK, self.folder))
         self.location.write_atomic(entry, WORK, self.folder, journal_entry(number))
 
-    def entries(self) -> list[tuple[dict[str, Any], dict[str, bytes]]]:
+    def entries(self) -> list[Entry]:
         found = []
         for name in self.location.list_names(WORK, self.folder):
             if is_journal_entry(name):
                 entry = json.loads(self.location.read_bytes(WORK, self.folder, name))
                 thumbs = {k: base64.b64decode(v) for k, v in entry["thumbnails"].items()}
-                found.append((entry["row"], thumbs))
+                found.append(Entry(entry["row"], thumbs, int(entry.get("generation", 0))))
         return found
 
-    def commit(self) -> list[dict[str, Any]]:
-        """Make the shard part of the corpus; returns its rows."""
-        entries = self.entries()
-        rows = [row for row, _ in entries]
-        _prune(self.location, self.index, {row["volume_id"] for row in rows if row["status"] == STATUS_OK})
+    def vouched(self) -> set[str]:
+        """Volume ids whose arrays a journal entry vouches for (stored inputs)."""
+        return {entry.row["volume_id"] for entry in self.entries() if entry.row["status"] == STATUS_OK}
+
+    def commit(self, generation: int, owner: int | None = None) -> list[dict[str, Any]]:
+        """Make the shard part of the corpus (by the lock holder of ``generation``); returns its rows.
+
+        Only entries written by the generation the shard belongs to (``owner``, by
+        default the committing one) count: no other generation writes there.
+        """
+        assert_live(self.location, generation)
+        owner = generation if owner is None else owner
+        entries = [entry for entry in self.entries() if entry.generation == owner]
+        rows = [entry.row for entry in entries]
+        self.pruned = _prune(
+            self.location, self.index, {row["volume_id"] for row in rows if row["status"] == STATUS_OK}
+        )
         if rows:
-            thumbs = [{"volume_id": row["volume_id"], **t} for row, t in entries if t]
+            thumbs = [{"volume_id": e.row["volume_id"], **e.thumbnails} for e in entries if e.thumbnails]
             write_thumbnails(self.location, self.index, thumbs)
             crash_point("between_parts")
             write_part(self.location, self.index, rows)
@@ -68,33 +91,24 @@ class Journal:
         return rows
 
 
-def pending(location: Location) -> list[int]:
-    """Shards a crashed build left uncommitted."""
-    committed = {shard_index(name) for name in location.list_names(MANIFEST)}
+def committed_shards(location: Location) -> set[int]:
+    """Indices of the shards whose manifest part exists."""
+    return {i for i in (shard_index(name) for name in location.list_names(MANIFEST)) if i is not None}
+
+
+def pending(location: Location, fence: Fence) -> list[int]:
+    """Open shards an interrupted build journaled but did not commit."""
+    committed = committed_shards(location)
     indices = (shard_index(name) for name in location.list_names(WORK))
-    return sorted(i for i in indices if i is not None and i not in committed)
+    return sorted(i for i in indices if i is not None and i not in committed and fence.is_open(i))
 
 
-def recover(location: Location) -> list[dict[str, Any]]:
-    """Commit what crashed builds stored; returns the rows recovered."""
-    rows = []
-    for index in pending(location):
-        rows.extend(Journal(location, index).commit())
-    for name in location.list_names(WORK):  # journals of shards that did commit: leftovers
-        committed = shard_index(name)
-        if committed is not None and location.exists(MANIFEST, part_file(committed)):
-            location.remove_tree(WORK, name)
-    return rows
-
-
-def _prune(location: Location, index: int, keep: set[str]) -> None:
-    """Remove arrays of this shard that no row vouches for (written, then a crash)."""
-    if not location.exists(SHARDS, shard_folder(index)):
-        return
-    group = zarr.open_group(location.zarr_store(SHARDS, shard_folder(index)), mode="a")
-    for name in list(group.group_keys()):
-        if name not in keep:
-            del group[name]
+def _prune(location: Location, index: int, keep: set[str]) -> int:
+    """Remove arrays of this shard that no entry vouches for (written, then a crash or a fence); count them."""
+    unvouched = [name for name in volume_names(location, shard_folder(index)) if name not in keep]
+    for name in unvouched:
+        location.discard(SHARDS, shard_folder(index), name)
+    return len(unvouched)
 
 
 def _plain(value: Any) -> Any:

@@ -8,9 +8,10 @@ SHARDS = "shards"
 MANIFEST = "manifest"
 THUMBNAILS = "thumbnails"
 LOGS = "logs"
-WORK = "_work"  # the build lock and the journals of shards in progress
+WORK = "_work"  # the build lock, the generation record and the journals of shards in progress
 LOCK = "lock"
 ARRAY_NAME = "0"  # the array inside each volume's group: shards/shard-NNNNN.zarr/<volume_id>/0
+FENCE = "fence.json"  # under _work/: the last build generation and the shards it may still commit
 _SHARD_FOLDER_SUFFIX = ".zarr"
 _JOURNAL_ENTRY_SUFFIX = ".json"
 

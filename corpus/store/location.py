@@ -6,16 +6,14 @@ from :mod:`corpus.store.layout`.
 
 from __future__ import annotations
 
-import os
 import posixpath
-import uuid
 
 import fsspec
 import zarr
 from fsspec.implementations.local import LocalFileSystem
 from zarr.abc.store import Store
 
-from corpus.store.atomic import write_bytes_atomic
+from corpus.store.atomic import create_bytes_exclusive, partial_name, write_bytes_atomic
 
 
 class Location:
@@ -51,7 +49,7 @@ class Location:
             return
         final = self.path(*parts)
         self._fs.makedirs(posixpath.dirname(final), exist_ok=True)
-        temporary = f"{final}.tmp-{uuid.uuid4().hex}"
+        temporary = posixpath.join(posixpath.dirname(final), partial_name(posixpath.basename(final)))
         try:
             self._fs.pipe_file(temporary, data)
             self._fs.mv(temporary, final)
@@ -63,19 +61,17 @@ class Location:
     def create_exclusive(self, data: bytes, *parts: str) -> None:
         """Create a file that must not exist yet, else FileExistsError.
 
-        Atomic on a local disk (O_EXCL: of two callers exactly one succeeds); on
-        object stores, which have no such primitive, a check before the write.
+        Atomic on a local disk (a hard link: of two callers exactly one succeeds). On
+        object stores it is fsspec's exclusive write: a conditional PUT where the
+        filesystem has one (s3fs: If-None-Match on AWS S3; gcsfs: ifGenerationMatch=0),
+        elsewhere a check for the file before the write, which two callers can both pass.
         """
         path = self.path(*parts)
         self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
         if not self.is_local:
-            if self._fs.exists(path):
-                raise FileExistsError(path)
-            self._fs.pipe_file(path, data)
+            self._fs.pipe_file(path, data, mode="create")
             return
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
+        create_bytes_exclusive(path, data)
 
     def remove(self, *parts: str) -> None:
         """Remove one file."""
@@ -84,6 +80,21 @@ class Location:
     def remove_tree(self, *parts: str) -> None:
         """Remove a folder and everything in it."""
         self._fs.rm(self.path(*parts), recursive=True)
+
+    def discard(self, *parts: str) -> bool:
+        """Remove a file or folder that may be gone already or still be written to; True when it is gone.
+
+        For garbage only: a process that still writes there (a fenced task) may
+        recreate part of it, which the next clean-up removes.
+        """
+        try:
+            if self.exists(*parts):
+                self._fs.rm(self.path(*parts), recursive=True)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        return not self.exists(*parts)
 
     def zarr_store(self, *parts: str, read_only: bool = False) -> Store:
         if self.is_local:

@@ -74,6 +74,9 @@ class Training(Generic[Options]):
     after_backward: Callable[[nn.Module, int, int], None] | None = None
     # (options, step, steps, warmup steps) -> multiplier of --lr; None: warmup, then cosine over the whole run
     lr_factor: Callable[[Options, int, int, int], float] | None = None
+    # options -> the extra forward arguments of the method's most memory-hungry step (the memory check runs that
+    # step's forward on the meta device); None: the forward takes only what ``inputs`` gives
+    peak_step: Callable[[Options], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,24 @@ def run_build(inputs: Path, out: Path, crash: str | None = None) -> int:
         env["CORPUS_CRASH_AT"] = crash
     command = [*BUILD, str(inputs), "--out", str(out), "--volumes-per-shard", "3"]
     return subprocess.run(command, env=env, capture_output=True, timeout=120).returncode
+
+
+def start_build(inputs: Path, out: Path, *options: str) -> subprocess.Popen[bytes]:
+    """A build in a process group of its own: what it starts (dask workers) can be killed with it.
+
+    Its stderr joins its stdout, with Python's fault handler on, so a build that dies shows why in the test's message.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "CORPUS_CRASH_AT"} | {"PYTHONFAULTHANDLER": "1"}
+    command = [*BUILD, str(inputs), "--out", str(out), *options]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def kill_tree(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process started by :func:`start_build` and every process of its group, as an OOM killer does.
+
+    It is not reaped here: until its caller waits for it, it stays a zombie.
+    """
+    os.killpg(process.pid, signal.SIGKILL)
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -39,7 +39,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "nan.nii.gz": ("failed", "non_finite"),
     "inf.mha": ("failed", "non_finite"),
     "huge_floats.nii.gz": ("ok", ""),
-    "flat_2d.nii.gz": ("failed", "not_3d"),
+    "flat_2d.nii.gz": ("skipped", "too_few_slices"),
+    "flat_2d_meta.mha": ("skipped", "too_few_slices"),
+    "one_slice.nii.gz": ("skipped", "too_few_slices"),
+    "two_slices.mha": ("skipped", "too_few_slices"),
     "four_d.nii.gz": ("failed", "not_3d"),
     "singular.nii.gz": ("failed", "bad_geometry"),
     "text.mha": ("failed", "unreadable"),
@@ -63,6 +66,13 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "duplicate_instances": ("ok", ""),
     "mixed_sizes#series3": ("ok", ""),
     "mixed_sizes#series3-2": ("skipped", "too_few_slices"),
+    "cut_header": ("ok", ""),  # the three whole slices
+    "cut_header/IM0003": ("failed", "truncated"),
+    "cut_pixels/IM0000": ("failed", "truncated"),
+    "garbage_pixel_module/IM0000": ("failed", "unreadable"),
+    "no_pixel_module/IM0000": ("failed", "unreadable"),
+    "garbage_after_marker": ("failed", "unreadable"),
+    "short_pixel_data": ("failed", "unreadable"),
 }
 MEMORY_LIMIT = 200_000  # bytes: the small cases fit, too_big_for_memory does not
 
@@ -105,6 +115,10 @@ def make_tree(root: Path) -> None:
     write_metaimage(root / "inf.mha", inf, affine)
     save_nifti(root / "huge_floats.nii.gz", np.where(array > 0, 1e30, -1e30).astype(np.float32), affine)
     save_nifti(root / "flat_2d.nii.gz", array[:, :, 0], affine)
+    flat = "NDims = 2\nDimSize = 24 20\nElementSpacing = 2 2\nElementType = MET_SHORT\nElementDataFile = LOCAL\n"
+    (root / "flat_2d_meta.mha").write_bytes(flat.encode() + array[:, :, 0].T.tobytes())
+    save_nifti(root / "one_slice.nii.gz", array[:, :, :1], affine)
+    write_metaimage(root / "two_slices.mha", array[:, :, :2], affine)
     save_nifti(root / "four_d.nii.gz", np.stack([array, array], axis=-1), affine)
     singular = nib.Nifti1Image(array, None)
     singular.set_qform(None, code=0)
@@ -169,6 +183,29 @@ def _dicom_cases(root: Path) -> None:
     edit([odd], lambda ds: setattr(ds, "SeriesInstanceUID", series_uid))
     shutil.move(odd, root / "mixed_sizes" / "IM_odd")
     shutil.rmtree(root / "odd_size_tmp")
+    _broken_dicom_cases(root)
+
+
+def _broken_dicom_cases(root: Path) -> None:
+    """DICOM files with the 'DICM' marker that are cut short or carry garbage: failed, never skipped as no image."""
+    last = dicom(root / "cut_header")[-1]
+    last.write_bytes(last.read_bytes()[:600])  # inside the SeriesInstanceUID
+    cut = dicom(root / "cut_pixels", count=1)[0]
+    cut.write_bytes(cut.read_bytes()[:-100])
+    edit(dicom(root / "garbage_pixel_module", count=1), _garbage_pixel_module)
+    edit(dicom(root / "no_pixel_module", count=1), _without_pixel_module)
+    (root / "garbage_after_marker").write_bytes(bytes(128) + b"DICM" + np.random.default_rng(0).bytes(300))
+    edit(dicom(root / "short_pixel_data"), lambda ds: setattr(ds, "PixelData", bytes(ds.PixelData)[:100]))
+
+
+def _garbage_pixel_module(dataset: pydicom.Dataset) -> None:
+    dataset.Rows, dataset.BitsAllocated = 0, 13
+
+
+def _without_pixel_module(dataset: pydicom.Dataset) -> None:
+    """A CT image whose pixel module and pixels are gone (as when a header is cut just before them)."""
+    for keyword in ("Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "SamplesPerPixel", "PixelData"):
+        delattr(dataset, keyword)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +216,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     make_tree(inputs)
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("CORPUS_MAX_VOLUME_BYTES", str(MEMORY_LIMIT))
-    real_write, real_recover = corpus.ingest.write_volume, corpus.build.recover
+    real_write, real_take_over = corpus.ingest.write_volume, corpus.build.take_over
 
     def full_disk(group, volume_id, *args, **kwargs):  # type: ignore[no-untyped-def]
         if volume_id == "hostile-disk_full":
@@ -187,12 +224,12 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(group, volume_id, *args, **kwargs)
 
-    def change_after_planning(location):  # type: ignore[no-untyped-def]
+    def change_after_planning(location, generation):  # type: ignore[no-untyped-def]
         (inputs / "changes.nii.gz").write_bytes((inputs / "good.nii.gz").read_bytes() + b"\0")
-        return real_recover(location)
+        return real_take_over(location, generation)
 
     monkeypatch.setattr(corpus.ingest, "write_volume", full_disk)
-    monkeypatch.setattr(corpus.build, "recover", change_after_planning)
+    monkeypatch.setattr(corpus.build, "take_over", change_after_planning)
     result = CliRunner().invoke(main, ["build", str(inputs), "--out", str(root / "corpus")])
     monkeypatch.undo()
     return root / "corpus", result

@@ -1,4 +1,4 @@
-"""`corpus verify`: tampered, missing and unlisted arrays are reported."""
+"""`corpus verify`: tampered and missing arrays are problems (exit 1); unlisted arrays are leftovers."""
 
 from __future__ import annotations
 
@@ -25,4 +25,4 @@ def test_verify_catches_tampering_missing_and_unlisted_arrays(scans, tmp_path):
     assert code == 1
     assert f"{first}: checksum differs" in output
     assert f"{second}: cannot be read" in output
-    assert "stray: an array with no manifest row" in output
+    assert f"{shard}/stray: leftover, an array with no manifest row" in output

@@ -39,6 +39,11 @@ def before_forward(model: nn.Module, step: int, steps: int) -> dict[str, Any]:
     return {"stage": stage}
 
 
+def peak_step(options: JointOptions) -> dict[str, Any]:
+    """Every objective at once (a superset of each staged step); a 2D-only run has its one stage."""
+    return {"stage": CLUSTER_2D if options.mode == "2d" else JOINT}
+
+
 def after_backward(model: nn.Module, step: int, steps: int) -> None:
     """No prototype update in the first ``freeze_prototypes_steps`` of a stage (SwAV: it stabilises the start)."""
     joint = _model(model)
@@ -66,5 +71,6 @@ TRAINING = Training(
     before_forward=before_forward,
     after_backward=after_backward,
     lr_factor=stage_lr_factor,
+    peak_step=peak_step,
     find_unused_parameters=True,
 )

@@ -57,12 +57,17 @@ def test_nifti_trailing_singleton_axis_is_squeezed(tmp_path):
     assert read_nifti(path).shape == (5, 4, 3)
 
 
-@pytest.mark.parametrize("shape", [(5, 4), (5, 4, 3, 2)])
-def test_nifti_not_3d_is_refused(tmp_path, shape):
-    path = save_nifti(tmp_path / "bad.nii.gz", np.ones(shape, np.int16), np.eye(4))
+def test_nifti_with_several_frames_is_refused(tmp_path):
+    path = save_nifti(tmp_path / "bad.nii.gz", np.ones((5, 4, 3, 2), np.int16), np.eye(4))
     with pytest.raises(InputError) as raised:
         read_nifti(path)
     assert raised.value.reason is Reason.NOT_3D
+
+
+def test_a_2d_nifti_is_read_as_one_slice(tmp_path):
+    """The build then skips it as too_few_slices, as a one-image DICOM stack."""
+    path = save_nifti(tmp_path / "flat.nii.gz", np.ones((5, 4), np.int16), np.eye(4))
+    assert read_nifti(path).shape == (5, 4, 1)
 
 
 def test_truncated_nifti_is_truncated(tmp_path):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.store.atomic import write_bytes_atomic, write_file_atomic
+from corpus.store.atomic import (
+    create_bytes_exclusive,
+    is_partial,
+    partial_name,
+    remove_partials,
+    write_bytes_atomic,
+    write_file_atomic,
+)
 
 
 def test_a_write_replaces_the_file_and_leaves_nothing_else(tmp_path):
@@ -27,3 +34,23 @@ def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary_file(tmp_pa
         write_file_atomic(target, half_then_fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["part.bin"]
+
+
+def test_temporary_files_of_killed_writes_are_recognised_and_removed(tmp_path):
+    target = tmp_path / "part.bin"
+    write_bytes_atomic(target, b"whole")
+    killed = tmp_path / partial_name("part.bin")  # what a write killed before its rename leaves
+    killed.write_bytes(b"half")
+    (tmp_path / ".hidden-but-not-ours").write_bytes(b"keep")
+    assert is_partial(killed.name) and not is_partial("part.bin")
+    assert remove_partials(tmp_path) == [killed]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden-but-not-ours", "part.bin"]
+
+
+def test_an_exclusive_create_appears_whole_and_only_once(tmp_path):
+    target = tmp_path / "lock"
+    create_bytes_exclusive(target, b"first")
+    with pytest.raises(FileExistsError):
+        create_bytes_exclusive(target, b"second")
+    assert target.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["lock"]  # no temporary file left either way

@@ -38,3 +38,23 @@ def test_exclusive_create_refuses_an_existing_file(location):
 def test_makedirs_makes_an_empty_folder_that_lists_as_empty(location):
     location.makedirs("logs")
     assert location.list_names("logs") == []
+
+
+def test_a_failed_write_leaves_no_temporary_file_on_an_object_store(monkeypatch):
+    location = Location(f"memory://location-{uuid.uuid4().hex}/out")
+    location.write_atomic(b"old", "manifest", "part-00000.parquet")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("the store went away")
+
+    monkeypatch.setattr(location._fs, "mv", refuse)
+    with pytest.raises(OSError, match="went away"):
+        location.write_atomic(b"new", "manifest", "part-00000.parquet")
+    assert location.list_names("manifest") == ["part-00000.parquet"]
+    assert location.read_bytes("manifest", "part-00000.parquet") == b"old"
+
+
+def test_discard_removes_what_is_there_and_tolerates_what_is_gone(location):
+    location.write_atomic(b"x", "shards", "a", "0", "zarr.json")
+    assert location.discard("shards", "a") and not location.exists("shards", "a")
+    assert location.discard("shards", "never-there")
