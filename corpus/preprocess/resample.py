@@ -1,140 +1,81 @@
 """Trilinear resampling of a volume onto a target grid.
 
-Semantics (both paths): a target voxel takes the trilinear interpolation of
-the input at its centre; inside the half-voxel rim of the input's field of
-view the edge value holds; beyond it the voxel gets ``fill``.
-Axis-aligned inputs (any flips and permutations, the common case) take an
-exact separable path; oblique inputs take scipy's ``map_coordinates``.
+Semantics: a target voxel takes the trilinear interpolation of the input at
+its centre; inside the half-voxel rim of the input's field of view the edge
+value holds; beyond it the voxel gets ``fill``. Uneven slice positions
+interpolate between the two real neighbouring slices. Every input (axis
+aligned, permuted, oblique, sheared by gantry tilt, even or uneven) takes the
+same compiled, threaded pass (corpus.preprocess.trilinear), which can also
+floor the input, clip and cast to int16 on the way, so no full-size float
+copy of the input or the output is ever made.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from corpus.preprocess.grid import Grid
+from corpus.preprocess.trilinear import sample
 
-_SLAB_POINTS = 1 << 22  # oblique path: points mapped per step, bounds temporary memory
-_INSIDE_TOLERANCE = 1e-6
+_NO_CLIP = (-np.inf, np.inf)
 
 
 def resample(
-    array: np.ndarray, affine: np.ndarray, grid: Grid, fill: float, slice_positions: np.ndarray | None = None
+    array: np.ndarray,
+    affine: np.ndarray,
+    grid: Grid,
+    fill: float,
+    slice_positions: np.ndarray | None = None,
+    *,
+    floor: float = -np.inf,
+    clip: tuple[float, float] | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
-    """Resample ``array`` (voxel -> RAS mm by ``affine``) onto ``grid`` as float32.
+    """Resample ``array`` (voxel -> RAS mm by ``affine``) onto ``grid``.
 
-    With ``slice_positions`` (uneven stacks), the affine's third coordinate is
-    mm along the stack and maps to a fractional slice index piecewise-linearly,
-    so interpolation runs between the two real neighbouring slices.
+    Input values below ``floor`` count as ``floor`` before interpolation.
+    Without ``clip`` the result is float32; with it, int16 clipped to ``clip``
+    and rounded half to even. With ``slice_positions`` (uneven stacks), the
+    affine's third coordinate is mm along the stack and maps to a fractional
+    slice index piecewise-linearly.
     """
-    index_map = np.linalg.inv(affine) @ grid.affine  # target index -> input index
-    to_slice = _SliceIndex(slice_positions)
-    permutation = _axis_permutation(index_map, grid.shape)
-    if permutation is not None:
-        return _resample_separable(array, index_map, permutation, grid.shape, fill, to_slice)
-    return _resample_oblique(array, index_map, grid.shape, fill, to_slice)
-
-
-class _SliceIndex:
-    """Maps the affine's third coordinate to a fractional slice index (identity for even stacks)."""
-
-    def __init__(self, positions: np.ndarray | None) -> None:
-        self.knots: np.ndarray | None = None
-        if positions is not None:
-            n = len(positions)
-            first = positions[0] - (positions[1] - positions[0]) / 2
-            last = positions[-1] + (positions[-1] - positions[-2]) / 2
-            self.knots = np.r_[first, positions, last]
-            self.indices = np.r_[-0.5, np.arange(n, dtype=np.float64), n - 0.5]
-            self.outside = (-1.0, n + 0.0)  # clearly beyond the half-slice rim
-
-    def __call__(self, coords: np.ndarray) -> np.ndarray:
-        if self.knots is None:
-            return coords
-        return np.interp(coords, self.knots, self.indices, left=self.outside[0], right=self.outside[1])
-
-
-def _axis_permutation(index_map: np.ndarray, shape: tuple[int, int, int]) -> list[int] | None:
-    """Input axis for each target axis when the map only scales, flips and permutes."""
-    linear = np.abs(index_map[:3, :3])
-    permutation = [int(np.argmax(linear[:, j])) for j in range(3)]
-    if sorted(permutation) != [0, 1, 2]:
-        return None
-    residual = linear.copy()
-    residual[permutation, [0, 1, 2]] = 0.0
-    # Off-axis terms that move no sample by 1/1000 voxel are float noise.
-    return permutation if residual.max() * max(shape) < 1e-3 else None
-
-
-def _resample_separable(
-    array: np.ndarray,
-    index_map: np.ndarray,
-    permutation: list[int],
-    shape: tuple[int, int, int],
-    fill: float,
-    to_slice: _SliceIndex,
-) -> np.ndarray:
-    data = array.transpose(permutation)
-    # NIfTI arrays come Fortran-ordered: gather on the C-ordered transpose (np.take would copy).
-    reverse = not data.flags.c_contiguous and data.T.flags.c_contiguous
-    work = data.T if reverse else data
-    inside = []
-    # Shrink the axis that shrinks most first: later passes touch fewer voxels.
-    order = sorted(range(3), key=lambda j: shape[j] / data.shape[j])
-    for axis in order:
-        source = permutation[axis]
-        coords = index_map[source, axis] * np.arange(shape[axis]) + index_map[source, 3]
-        if source == 2:
-            coords = to_slice(coords)
-        work = _interpolate_axis(work, coords, 2 - axis if reverse else axis)
-        inside.append((axis, _inside(coords, array.shape[source])))
-    data = work.T if reverse else work
-    for axis, mask in inside:
-        outside: list[slice | np.ndarray] = [slice(None)] * 3
-        outside[axis] = ~mask
-        data[tuple(outside)] = fill
-    return data
-
-
-def _interpolate_axis(data: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
-    size = data.shape[axis]
-    clamped = np.clip(coords, 0.0, size - 1.0)
-    lower = np.minimum(np.floor(clamped).astype(np.intp), max(size - 2, 0))
-    upper = np.minimum(lower + 1, size - 1)
-    weight_shape = [1, 1, 1]
-    weight_shape[axis] = -1
-    weight = (clamped - lower).astype(np.float32).reshape(weight_shape)
-    low = np.take(data, lower, axis=axis).astype(np.float32, copy=False)
-    high = np.take(data, upper, axis=axis).astype(np.float32, copy=False)
-    high -= low
-    high *= weight
-    low += high
-    return low
-
-
-def _inside(coords: np.ndarray, size: int) -> np.ndarray:
-    return (coords >= -0.5 - _INSIDE_TOLERANCE) & (coords <= size - 0.5 + _INSIDE_TOLERANCE)
-
-
-def _resample_oblique(
-    array: np.ndarray,
-    index_map: np.ndarray,
-    shape: tuple[int, int, int],
-    fill: float,
-    to_slice: _SliceIndex | None = None,
-) -> np.ndarray:
-    out = np.empty(shape, dtype=np.float32)
-    slab = max(1, _SLAB_POINTS // (shape[0] * shape[1]))
-    limits = np.asarray(array.shape, dtype=np.float64)[:, None]
-    for z0 in range(0, shape[2], slab):
-        z1 = min(z0 + slab, shape[2])
-        target = np.mgrid[0 : shape[0], 0 : shape[1], z0:z1].reshape(3, -1).astype(np.float64)
-        coords = index_map[:3, :3] @ target + index_map[:3, 3:]
-        if to_slice is not None:
-            coords[2] = to_slice(coords[2])
-        inside = np.all((coords >= -0.5 - _INSIDE_TOLERANCE) & (coords <= limits - 0.5 + _INSIDE_TOLERANCE), axis=0)
-        np.clip(coords, 0.0, limits - 1.0, out=coords)
-        values = ndimage.map_coordinates(array, coords, order=1, mode="nearest", prefilter=False, output=np.float32)
-        values[~inside] = fill
-        out[:, :, z0:z1] = values.reshape(shape[0], shape[1], z1 - z0)
+    source, index_map, stack_axis = _c_ordered(array, np.linalg.inv(affine) @ grid.affine)
+    order = _loop_order(index_map)
+    out = np.empty(grid.shape, dtype=np.float32 if clip is None else np.int16)
+    view_map = np.concatenate([index_map[:3, list(order)], index_map[:3, 3:]], axis=1)
+    stack = None if slice_positions is None else (stack_axis, *slice_knots(slice_positions))
+    sample(source, out.transpose(order), view_map, stack, floor, clip or _NO_CLIP, fill, threads)
     return out
+
+
+def _c_ordered(array: np.ndarray, index_map: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """A C-ordered source, the index map onto it, and where the stack axis (input axis 2) went.
+
+    NIfTI arrays come Fortran-ordered: their transpose is C-ordered, so reverse
+    the map's rows instead of copying the input. Big-endian voxels are swapped
+    to native order (the compiled sampler reads native numbers only).
+    """
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="), order="A")
+    if not array.flags.c_contiguous and array.T.flags.c_contiguous:
+        return array.T, index_map[[2, 1, 0, 3]], 0
+    return np.ascontiguousarray(array), index_map, 2
+
+
+def _loop_order(index_map: np.ndarray) -> tuple[int, int, int]:
+    """Output axes outermost to innermost: the innermost walks the input's fastest axis (cache lines)."""
+    weight = np.abs(index_map[:3, :3])
+    inner = int(np.argmax(weight[2]))
+    rest = [axis for axis in range(3) if axis != inner]
+    outer = max(rest, key=lambda axis: weight[0, axis])
+    middle = rest[0] if rest[1] == outer else rest[1]
+    return outer, middle, inner
+
+
+def slice_knots(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (mm along the stack) and the slice index at each: the outer half-slices included."""
+    n = len(positions)
+    first = positions[0] - (positions[1] - positions[0]) / 2
+    last = positions[-1] + (positions[-1] - positions[-2]) / 2
+    knots = np.r_[first, positions, last].astype(np.float64)
+    return knots, np.r_[-0.5, np.arange(n, dtype=np.float64), n - 0.5]
