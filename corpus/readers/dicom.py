@@ -10,6 +10,7 @@ no wider than ``max_gap_mm``; all-in-one-place and duplicate positions fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +28,15 @@ _UNEVEN_FRACTION = 0.01  # gaps that differ by more than 1% are kept as explicit
 _MISSING_RATIO = 1.5  # a gap this much wider than both neighbours means missing slices
 
 
-def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float) -> Volume:
-    """Decode a stack's pixels once, rescale to HU, place it in RAS+."""
+def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float, threads: int = 1) -> Volume:
+    """Decode a stack's pixels once (files in ``threads`` threads), rescale to HU, place it in RAS+."""
     ordered, positions = _sorted_positions(slices)
     direction, offsets = _stacking_line(positions)
     gaps = np.diff(offsets)
     note = _check_gaps(gaps, max_gap_mm)
     row_step, column_step = _pixel_spacing(ordered[0])
     check_decoded_size((ordered[0].columns, ordered[0].rows, len(ordered)), 4)
-    array = _read_pixels(ordered)
+    array = _read_pixels(ordered, threads)
     affine = np.eye(4)
     affine[:3, 0] = np.asarray(ordered[0].orientation[:3]) * column_step  # type: ignore[index]
     affine[:3, 1] = np.asarray(ordered[0].orientation[3:]) * row_step  # type: ignore[index]
@@ -106,20 +107,42 @@ def _pixel_spacing(header: SliceHeader) -> tuple[float, float]:
     return float(header.pixel_spacing[0]), float(header.pixel_spacing[1])
 
 
-def _read_pixels(ordered: Sequence[SliceHeader]) -> np.ndarray:
-    """HU as float32 (columns, rows, slices); each file is read once, padding becomes air."""
+def _read_pixels(ordered: Sequence[SliceHeader], threads: int) -> np.ndarray:
+    """HU as float32 (columns, rows, slices); each file is read once, padding becomes air.
+
+    Slices fill a C-ordered (slices, rows, columns) buffer, one contiguous plane
+    each, and the result is its transposed view; files decode in ``threads``
+    threads (pydicom's file reading and numpy's conversions release the GIL).
+    """
     first = ordered[0]
-    volume = np.empty((first.columns, first.rows, len(ordered)), dtype=np.float32)
-    datasets: dict[Path, tuple[Dataset, np.ndarray]] = {}
+    volume = np.empty((len(ordered), first.rows, first.columns), dtype=np.float32)
+    runs = _runs_by_file(ordered)  # slices of one file are adjacent: each file is decoded once
+    if threads <= 1 or len(runs) <= 1:
+        for run in runs:
+            _fill_from_file(volume, run)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(lambda run: _fill_from_file(volume, run), runs))
+    return volume.transpose(2, 1, 0)
+
+
+def _runs_by_file(ordered: Sequence[SliceHeader]) -> list[list[tuple[int, SliceHeader]]]:
+    runs: list[list[tuple[int, SliceHeader]]] = []
     for index, header in enumerate(ordered):
-        if header.path not in datasets:
-            datasets = {header.path: _decode(header.path)}  # slices of one file are adjacent: keep one
-        dataset, pixels = datasets[header.path]
+        if runs and runs[-1][-1][1].path == header.path:
+            runs[-1].append((index, header))
+        else:
+            runs.append([(index, header)])
+    return runs
+
+
+def _fill_from_file(volume: np.ndarray, run: list[tuple[int, SliceHeader]]) -> None:
+    dataset, pixels = _decode(run[0][1].path)
+    for index, header in run:
         frame = pixels[header.frame] if header.frame is not None else pixels
-        if frame.shape != (first.rows, first.columns):
-            raise InputError(f"Slice {index} is {frame.shape}, expected {(first.rows, first.columns)}", Reason.NOT_3D)
-        volume[:, :, index] = _to_hu(frame, dataset, header.frame).T
-    return volume
+        if frame.shape != volume.shape[1:]:
+            raise InputError(f"Slice {index} is {frame.shape}, expected {volume.shape[1:]}", Reason.NOT_3D)
+        _to_hu(frame, dataset, header.frame, out=volume[index])
 
 
 def _decode(path: Path) -> tuple[Dataset, np.ndarray]:
@@ -137,12 +160,13 @@ def _decode(path: Path) -> tuple[Dataset, np.ndarray]:
         raise InputError(f"Cannot decode pixels ({name}): {one_line(error)}", Reason.UNSUPPORTED_FORMAT) from error
 
 
-def _to_hu(raw: np.ndarray, dataset: Dataset, frame: int | None) -> np.ndarray:
+def _to_hu(raw: np.ndarray, dataset: Dataset, frame: int | None, out: np.ndarray) -> None:
+    """Rescale one frame into ``out`` (float32), padding pixels to air."""
     geometry = dataset_frame_geometry(dataset, frame)
-    hu = raw.astype(np.float32) * np.float32(geometry["slope"]) + np.float32(geometry["intercept"])
+    np.multiply(raw, np.float32(geometry["slope"]), out=out, casting="unsafe")
+    out += np.float32(geometry["intercept"])
     padding = dataset.get("PixelPaddingValue")
     if padding is not None:
         limit = dataset.get("PixelPaddingRangeLimit", padding)
         low, high = sorted((int(padding), int(limit)))
-        hu[(raw >= low) & (raw <= high)] = AIR_HU
-    return hu
+        out[(raw >= low) & (raw <= high)] = AIR_HU
