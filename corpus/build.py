@@ -40,6 +40,7 @@ from corpus.store.lock import BuildLock
 from corpus.store.manifest import STATUS_FAILED, read_manifest, stored
 from corpus.store.meta import ensure_meta
 from corpus.store.storage_layout import VOLUMES_PER_SHARD, StorageLayout
+from corpus.threads import default_threads, use_codec_threads
 
 log = logging.getLogger("corpus.build")
 
@@ -98,7 +99,7 @@ class ShardTask:
     layout: StorageLayout
     salt: str
     log_path: str | None = None
-    codec_threads: int | None = None  # one per worker process when several share the cores
+    threads: int | None = None  # per input; None: the worker's cores divided among the tasks it runs at once
 
 
 def plan_build(items: list[InputItem], out: str) -> BuildPlan:
@@ -124,11 +125,14 @@ def build_corpus(
     workers: int = 1,
     scheduler: str | None = None,
     layout: StorageLayout | None = None,
+    threads: int | None = None,
 ) -> BuildReport:
     """Ingest ``items`` into the corpus at ``out``.
 
     A new corpus is created with ``spec`` and ``layout`` (default: StorageLayout()); an
     existing one must have the same spec, and its new shards take the layout it records.
+    ``threads`` per worker (default: the cores available divided by ``workers``; on a
+    cluster, each worker divides its own cores among the tasks it runs at once).
     """
     started = time.perf_counter()
     location = Location(out)
@@ -141,7 +145,8 @@ def build_corpus(
         todo = _mark_duplicates(plan)
         size = _shard_size(len(todo), volumes_per_shard, workers if scheduler is None else 4 * workers)
         first = _next_shard_index(location)
-        threads = None if scheduler is None and workers <= 1 else 1
+        if threads is None and scheduler is None:
+            threads = default_threads(workers)
         tasks = [
             ShardTask(first + n, tuple(todo[start : start + size]), out, spec, layout, salt, log_path, threads)
             for n, start in enumerate(range(0, len(todo), size))
@@ -155,10 +160,8 @@ def build_corpus(
 
 def run_shard(task: ShardTask, on_input: Callable[[], object] | None = None) -> list[dict[str, Any]]:
     """Ingest one shard's inputs, journaling each, and commit the shard (runs on a worker)."""
-    if task.codec_threads is not None:
-        from numcodecs import blosc
-
-        blosc.set_nthreads(task.codec_threads)
+    threads = task.threads or default_threads(_tasks_at_once())
+    use_codec_threads(threads)
     with _worker_log(task.log_path):
         location = Location(task.out)
         journal = Journal(location, task.index)
@@ -173,13 +176,23 @@ def run_shard(task: ShardTask, on_input: Callable[[], object] | None = None) -> 
         for item in task.items:
             if (item.source, item.relpath) in recorded:
                 continue
-            done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once)
+            done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once, threads)
             crash_point("after_ingest")
             journal.record(done.row, done.thumbnails)
             crash_point("after_journal")
             if on_input is not None:
                 on_input()
         return journal.commit()
+
+
+def _tasks_at_once() -> int:
+    """Tasks this process may run at the same time: a dask worker's thread count, else 1."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError):  # not on a dask worker
+        return 1
 
 
 def _run(tasks: list[ShardTask], workers: int, scheduler: str | None, bar: tqdm) -> Iterator[list[dict[str, Any]]]:

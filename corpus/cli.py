@@ -59,6 +59,12 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Local worker processes.")
 @click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler to run on (workers write to OUT).")
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Threads per worker for one input: DICOM slice decoding, resampling, compression. "
+    "Default: the cores available divided by --workers (on a cluster, each worker's cores divided by its threads).",
+)
+@click.option(
     "--volumes-per-shard",
     default=VOLUMES_PER_SHARD,
     show_default=True,
@@ -75,6 +81,7 @@ def build(
     modalities: str,
     workers: int,
     scheduler: str | None,
+    threads: int | None,
     volumes_per_shard: int,
     dry_run: bool,
 ) -> None:
@@ -100,7 +107,14 @@ def build(
             _print_plan(plan_build(items, out), spec)
             return
         report = build_corpus(
-            items, out, spec, volumes_per_shard, sys.stderr.isatty(), workers=workers, scheduler=scheduler
+            items,
+            out,
+            spec,
+            volumes_per_shard,
+            sys.stderr.isatty(),
+            workers=workers,
+            scheduler=scheduler,
+            threads=threads,
         )
     _print_report(report, out)
     sys.exit(report.exit_code)

@@ -48,16 +48,17 @@ def ingest_input(
     layout: StorageLayout,
     salt: str,
     open_shard: Callable[[], tuple[str, zarr.Group]],
+    threads: int = 1,
 ) -> Ingested:
-    """Read, normalize and store one input; always return its manifest row."""
+    """Read, normalize and store one input, with ``threads`` threads; always return its manifest row."""
     started = time.perf_counter()
     row = base_row(item, spec)
     row.update(describe_input(item, salt))
     done = Ingested(row)
     try:
-        volume = _read(item, spec)
+        volume = _read(item, spec, threads)
         row.update(_input_facts(volume))
-        normalized = normalize(volume, spec)
+        normalized = normalize(volume, spec, threads)
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()
         stored = _write(group, item.volume_id, normalized, spec, layout)
@@ -81,11 +82,11 @@ def _scrub(message: str, item: InputItem) -> str:
     return message
 
 
-def _read(item: InputItem, spec: BuildSpec) -> Volume:
+def _read(item: InputItem, spec: BuildSpec, threads: int) -> Volume:
     if item.skip is not None:
         raise InputError(item.skip[1], item.skip[0])
     _check_unchanged(item, "before it was read")
-    volume = read_dicom_series(item.slices, spec.max_gap_mm) if item.slices else read_volume(item.path)
+    volume = read_dicom_series(item.slices, spec.max_gap_mm, threads) if item.slices else read_volume(item.path)
     _check_unchanged(item, "while it was read")
     return volume
 
