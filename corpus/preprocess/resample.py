@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from corpus.preprocess.grid import Grid
-from corpus.preprocess.trilinear import sample
+from corpus.preprocess.trilinear import RIM_TOLERANCE, sample, sample_separable
 
 _NO_CLIP = (-np.inf, np.inf)
 
@@ -42,9 +42,15 @@ def resample(
     source, index_map, stack_axis = _c_ordered(array, np.linalg.inv(affine) @ grid.affine)
     order = _loop_order(index_map)
     out = np.empty(grid.shape, dtype=np.float32 if clip is None else np.int16)
-    view_map = np.concatenate([index_map[:3, list(order)], index_map[:3, 3:]], axis=1)
     stack = None if slice_positions is None else (stack_axis, *slice_knots(slice_positions))
-    sample(source, out.transpose(order), view_map, stack, floor, clip or _NO_CLIP, fill, threads)
+    sampling = (floor, clip or _NO_CLIP, fill, threads)
+    permutation = _axis_permutation(index_map, grid.shape)
+    if permutation is None:
+        view_map = np.concatenate([index_map[:3, list(order)], index_map[:3, 3:]], axis=1)
+        sample(source, out.transpose(order), view_map, stack, *sampling)
+        return out
+    tables = [_axis_table(index_map, source.shape, (permutation[j], j), grid.shape[j], stack) for j in order]
+    sample_separable(source.transpose([permutation[j] for j in order]), out.transpose(order), tables, *sampling)
     return out
 
 
@@ -79,3 +85,37 @@ def slice_knots(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     last = positions[-1] + (positions[-1] - positions[-2]) / 2
     knots = np.r_[first, positions, last].astype(np.float64)
     return knots, np.r_[-0.5, np.arange(n, dtype=np.float64), n - 0.5]
+
+
+def _axis_permutation(index_map: np.ndarray, shape: tuple[int, int, int]) -> list[int] | None:
+    """Input axis for each output axis when the map only scales, flips and permutes."""
+    linear = np.abs(index_map[:3, :3])
+    permutation = [int(np.argmax(linear[:, j])) for j in range(3)]
+    if sorted(permutation) != [0, 1, 2]:
+        return None
+    residual = linear.copy()
+    residual[permutation, [0, 1, 2]] = 0.0
+    # Off-axis terms that move no sample by 1/1000 voxel are float noise.
+    return permutation if residual.max() * max(shape) < 1e-3 else None
+
+
+def _axis_table(
+    index_map: np.ndarray,
+    source_shape: tuple[int, ...],
+    axes: tuple[int, int],
+    count: int,
+    stack: tuple[int, np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Along output axis ``axes[1]`` (``count`` voxels) sampling input axis ``axes[0]``: inside the
+    field of view, lower and upper input neighbour, weight of the upper one."""
+    source_axis, axis = axes
+    coords = index_map[source_axis, axis] * np.arange(count) + index_map[source_axis, 3]
+    if stack is not None and source_axis == stack[0]:
+        knots, indices = stack[1:]
+        coords = np.interp(coords, knots, indices, left=indices[0] - 0.5, right=indices[-1] + 0.5)
+    size = source_shape[source_axis]
+    inside = (coords >= -0.5 - RIM_TOLERANCE) & (coords <= size - 0.5 + RIM_TOLERANCE)
+    clamped = np.clip(coords, 0.0, size - 1.0)
+    lower = np.minimum(np.floor(clamped).astype(np.intp), max(size - 2, 0))
+    upper = np.minimum(lower + 1, size - 1)
+    return inside, lower, upper, clamped - lower

@@ -1,6 +1,10 @@
 """The compiled trilinear sampler: one threaded pass from input voxels to output voxels.
 
-Each output voxel maps through an affine to a continuous input index; beyond
+Two loops share one blend. ``sample`` maps each output voxel through an
+affine (oblique and sheared inputs); ``sample_separable`` takes per-axis
+tables of neighbours and weights, for the common input whose axes only scale,
+flip and permute onto the output's (no per-voxel coordinates to compute).
+In both, each output voxel maps to a continuous input index; beyond
 the half-voxel rim of the input's field of view it gets ``fill``; inside, its
 eight neighbours (clamped at the edges, so the edge value holds in the rim)
 are raised to ``floor`` and blended trilinearly in float64, then clipped to
@@ -47,6 +51,25 @@ def sample(
         _fill(source, out, index_map, axis, knots, indices, floor, clip[0], clip[1], fill, rounding)
 
 
+def sample_separable(
+    source: np.ndarray,
+    out: np.ndarray,
+    tables: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    floor: float,
+    clip: tuple[float, float],
+    fill: float,
+    threads: int,
+) -> None:
+    """Fill ``out`` from ``source`` whose axis j is sampled along out axis j (any strides on both).
+
+    ``tables[j]`` = (inside, lower, upper, weight of upper) per index of out axis j.
+    """
+    rounding = out.dtype.kind in "iu"
+    with _LAUNCH:
+        numba.set_num_threads(max(1, min(threads, _MOST_THREADS)))
+        _fill_separable(source, out, *tables[0], *tables[1], *tables[2], floor, clip[0], clip[1], fill, rounding)
+
+
 @njit(cache=True, nogil=True)
 def _piecewise(coordinate: float, knots: np.ndarray, indices: np.ndarray) -> float:
     """np.interp with 'clearly outside' values beyond the first and last knot."""
@@ -76,6 +99,24 @@ def _blend(source: np.ndarray, c0: float, c1: float, c2: float, floor: float) ->
     i0, j0, w0 = _corner(source.shape[0], c0)
     i1, j1, w1 = _corner(source.shape[1], c1)
     i2, j2, w2 = _corner(source.shape[2], c2)
+    return _blend_at(source, i0, j0, w0, i1, j1, w1, i2, j2, w2, floor)
+
+
+@njit(cache=True, nogil=True)
+def _blend_at(
+    source: np.ndarray,
+    i0: int,
+    j0: int,
+    w0: float,
+    i1: int,
+    j1: int,
+    w1: float,
+    i2: int,
+    j2: int,
+    w2: float,
+    floor: float,
+) -> float:
+    """Trilinear blend of the eight neighbours (lower i, upper j per axis), each raised to ``floor``."""
     v00 = max(float(source[i0, i1, i2]), floor)
     v00 += (max(float(source[i0, i1, j2]), floor) - v00) * w2
     v01 = max(float(source[i0, j1, i2]), floor)
@@ -125,4 +166,49 @@ def _fill(
                     out[a, b, k] = fill
                     continue
                 value = min(max(_blend(source, c0, c1, c2, floor), low), high)
+                out[a, b, k] = np.rint(value) if rounding else value
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _fill_separable(
+    source: np.ndarray,
+    out: np.ndarray,
+    inside0: np.ndarray,
+    lower0: np.ndarray,
+    upper0: np.ndarray,
+    weight0: np.ndarray,
+    inside1: np.ndarray,
+    lower1: np.ndarray,
+    upper1: np.ndarray,
+    weight1: np.ndarray,
+    inside2: np.ndarray,
+    lower2: np.ndarray,
+    upper2: np.ndarray,
+    weight2: np.ndarray,
+    floor: float,
+    low: float,
+    high: float,
+    fill: float,
+    rounding: bool,
+) -> None:
+    for a in prange(out.shape[0]):
+        for b in range(out.shape[1]):
+            for k in range(out.shape[2]):
+                if not (inside0[a] and inside1[b] and inside2[k]):
+                    out[a, b, k] = fill
+                    continue
+                value = _blend_at(
+                    source,
+                    lower0[a],
+                    upper0[a],
+                    weight0[a],
+                    lower1[b],
+                    upper1[b],
+                    weight1[b],
+                    lower2[k],
+                    upper2[k],
+                    weight2[k],
+                    floor,
+                )
+                value = min(max(value, low), high)
                 out[a, b, k] = np.rint(value) if rounding else value
