@@ -10,6 +10,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +62,8 @@ def ingest_input(
         normalized = normalize(volume, spec, threads)
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()
-        stored = _write(group, item.volume_id, normalized, spec, layout)
-        row.update(_stored_facts(shard, stored, normalized))
-        done.thumbnails = thumbnails(normalized.array, normalized.grid.spacing)
+        stored, quality, done.thumbnails = _store(group, item.volume_id, normalized, spec, layout, threads)
+        row.update(_stored_facts(shard, stored, normalized), **quality)
     except CorpusError as error:
         status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
         row.update(status=status, reason=error.reason.value, message=_scrub(one_line(error), item))
@@ -97,6 +97,20 @@ def _check_unchanged(item: InputItem, when: str) -> None:
         raise InputError(
             f"The input changed or vanished {when}; build again to take its new state", Reason.CHANGED_DURING_BUILD
         )
+
+
+def _store(
+    group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec, layout: StorageLayout, threads: int
+) -> tuple[StoredArray, dict[str, Any], dict[str, bytes]]:
+    """Write the array, its quality facts and thumbnails; with threads to spare, the compression
+    and the write run beside the quality facts and thumbnails instead of before them."""
+    if threads <= 1:
+        stored = _write(group, volume_id, normalized, spec, layout)
+        return stored, _quality_facts(normalized), thumbnails(normalized.array, normalized.grid.spacing)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing = pool.submit(_write, group, volume_id, normalized, spec, layout)
+        quality, pictures = _quality_facts(normalized), thumbnails(normalized.array, normalized.grid.spacing)
+        return writing.result(), quality, pictures
 
 
 def _write(
@@ -141,21 +155,22 @@ def _input_facts(volume: Volume) -> dict[str, Any]:
     }
 
 
-def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> dict[str, Any]:
+def _quality_facts(normalized: Normalized) -> dict[str, Any]:
     percentiles = hu_percentiles(normalized.array)
     p01, p50, p99 = percentiles
+    facts = assess(normalized.array, normalized.grid.spacing, percentiles).as_row()
+    fingerprint = content_fingerprint(normalized.array, normalized.grid.spacing)
+    return {**facts, **fingerprint, "hu_p01": p01, "hu_p50": p50, "hu_p99": p99}
+
+
+def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> dict[str, Any]:
     return {
-        **assess(normalized.array, normalized.grid.spacing, percentiles).as_row(),
-        **content_fingerprint(normalized.array, normalized.grid.spacing),
         "status": STATUS_OK,
         "shard": shard,
         "array": stored.path,
         "shape": list(normalized.grid.shape),
         "spacing": list(normalized.grid.spacing),
         "origin": list(normalized.grid.origin),
-        "hu_p01": p01,
-        "hu_p50": p50,
-        "hu_p99": p99,
         "stored_bytes": stored.stored_bytes,
         "checksum": stored.checksum,
     }
