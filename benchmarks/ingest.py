@@ -39,6 +39,8 @@ from corpus.phantom import rotation_x, rotation_z
 from corpus.preprocess import normalize
 from corpus.preprocess.intensity import hu_percentiles
 from corpus.preprocess.qc import assess
+from corpus.preprocess.resample import slice_knots
+from corpus.preprocess.trilinear import sample
 from corpus.readers import Volume, read_volume
 from corpus.readers.dicom import read_dicom_series
 from corpus.sources import InputItem, discover
@@ -59,6 +61,7 @@ REAL_DICOM = {  # folder: what the chains do not model (empty: nothing)
 SAME_COMPUTATION_HU = 5.0  # mean |diff| above this: the two sides did not compute the same thing
 LARGE_VOXELS = 30_000_000  # decode-floor target
 MONAI_TARGET_VOXELS = 50_000_000  # 5x MONAI target
+LARGE_SPACING = (0.7, 0.7, 1.25)
 SPEC, LAYOUT = BuildSpec(), StorageLayout()
 RAS_IN_LPS = (-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0)
 
@@ -81,7 +84,7 @@ def cases(work: Path, large: int) -> list[Case]:
     work.mkdir(parents=True, exist_ok=True)
     if large:
         found += [
-            Case("generated 512x512x300", phantom_nifti(work / "large.nii.gz", (0.7, 0.7, 1.25), (512, 512, 300), 0, 0)),
+            Case("generated 512x512x300", phantom_nifti(work / "large.nii.gz", LARGE_SPACING, (512, 512, 300), 0, 0)),
             Case("generated oblique", oblique_nifti(work / "oblique.nii.gz")),
             Case("generated DICOM", phantom_dicom_series(work / "dicom_200", 200)),
             Case("generated DICOM, 15° tilt", phantom_dicom_series(work / "dicom_tilt", 134, 15.0), "gantry tilt"),
@@ -91,7 +94,7 @@ def cases(work: Path, large: int) -> list[Case]:
 
 def oblique_nifti(path: Path) -> Path:
     rotation = rotation_z(12.0) @ rotation_x(8.0)
-    return phantom_nifti(path, (0.7, 0.7, 1.25), (512, 512, 200), 0, 1, rotation=rotation)
+    return phantom_nifti(path, LARGE_SPACING, (512, 512, 200), 0, 1, rotation=rotation)
 
 
 def input_item(case: Case) -> InputItem:
@@ -227,7 +230,7 @@ def compare(case: Case, item: InputItem, work: Path, threads: int, repeat: int) 
     """Check each pair computed the same thing, then time all four sides (best of ``repeat``)."""
     stored, affine = ours(item, work / "ours", threads)
     differences = {
-        name: round(world_difference(stored, affine, *chain(case)), 2)
+        name: round(difference(item, stored, affine, *chain(case)), 2)
         for name, chain in (("simpleitk", simpleitk_chain), ("monai", monai_chain))
     }
     same = {name: not case.unmodelled and value < SAME_COMPUTATION_HU for name, value in differences.items()}
@@ -240,6 +243,24 @@ def compare(case: Case, item: InputItem, work: Path, threads: int, repeat: int) 
         "monai_s": best_of(repeat, lambda: monai_chain(case)),
     }
     return {"times": times, "differences": differences, "same": same, "shape": list(stored.shape)}
+
+
+def difference(item: InputItem, stored: np.ndarray, affine: np.ndarray, theirs: np.ndarray, at: np.ndarray) -> float:
+    """Mean |ours - theirs|: on a shared lattice the stored voxels themselves; on another grid (MONAI
+    keeps an oblique input's axes) ct-corpus's sampler evaluated at their voxel centres, before rounding."""
+    steps = np.linalg.solve(affine, at)  # their voxel index -> our voxel index
+    whole = np.allclose(steps[:3, :3], np.eye(3), atol=1e-4) and np.allclose(
+        steps[:3, 3], np.rint(steps[:3, 3]), atol=1e-3
+    )
+    if whole:
+        return world_difference(stored, affine, theirs, at)
+    volume = _read(item, 1)
+    stack = None if volume.slice_positions is None else (2, *slice_knots(volume.slice_positions))
+    there = np.empty(theirs.shape, dtype=np.float32)
+    index_map = (np.linalg.inv(volume.affine) @ at)[:3]
+    sample(np.ascontiguousarray(volume.array), there, index_map, stack, -1024.0, (-1024.0, 3071.0), np.nan, 1)
+    inside = ~np.isnan(there)
+    return float(np.mean(np.abs(there[inside] - theirs[inside])))
 
 
 def result_row(case: Case, voxels: int, compared: dict[str, object], threads: int) -> dict[str, object]:
