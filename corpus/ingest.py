@@ -59,7 +59,9 @@ def ingest_input(
     try:
         volume = _read(item, spec, threads)
         row.update(_input_facts(volume))
-        normalized = normalize(volume, spec, threads)
+        normalized = normalize(volume, spec, threads)  # a gzipped NIfTI still decodes meanwhile
+        volume.complete()
+        _check_unchanged(item, "while it was read")
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()
         stored, quality, done.thumbnails = _store(group, item.volume_id, normalized, spec, layout, threads)
@@ -86,9 +88,9 @@ def _read(item: InputItem, spec: BuildSpec, threads: int) -> Volume:
     if item.skip is not None:
         raise InputError(item.skip[1], item.skip[0])
     _check_unchanged(item, "before it was read")
-    volume = read_dicom_series(item.slices, spec.max_gap_mm, threads) if item.slices else read_volume(item.path)
-    _check_unchanged(item, "while it was read")
-    return volume
+    if item.slices:
+        return read_dicom_series(item.slices, spec.max_gap_mm, threads)
+    return read_volume(item.path, in_background=threads > 1)  # a spare thread decodes while resampling runs
 
 
 def _check_unchanged(item: InputItem, when: str) -> None:

@@ -37,5 +37,6 @@ def normalize(volume: Volume, spec: BuildSpec, threads: int = 1) -> Normalized:
         floor=float(spec.fill_value),
         clip=(float(spec.clip[0]), float(spec.clip[1])),
         threads=threads,
+        arrival=volume.arrival,
     )
     return Normalized(array=stored, grid=grid)

@@ -12,12 +12,20 @@ copy of the input or the output is ever made.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 from corpus.preprocess.grid import Grid
 from corpus.preprocess.trilinear import RIM_TOLERANCE, sample, sample_separable
+from corpus.readers.arrival import Arrival
 
 _NO_CLIP = (-np.inf, np.inf)
+_SLAB = 8  # output planes per step while the input still arrives
+Table = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # inside, lower, upper, weight along one axis
+Sampling = tuple[float, tuple[float, float], float, int]  # floor, clip, fill, threads
 
 
 def resample(
@@ -30,6 +38,7 @@ def resample(
     floor: float = -np.inf,
     clip: tuple[float, float] | None = None,
     threads: int = 1,
+    arrival: Arrival | None = None,
 ) -> np.ndarray:
     """Resample ``array`` (voxel -> RAS mm by ``affine``) onto ``grid``.
 
@@ -37,21 +46,77 @@ def resample(
     Without ``clip`` the result is float32; with it, int16 clipped to ``clip``
     and rounded half to even. With ``slice_positions`` (uneven stacks), the
     affine's third coordinate is mm along the stack and maps to a fractional
-    slice index piecewise-linearly.
+    slice index piecewise-linearly. With ``arrival`` (voxels still decoding
+    along the input's last axis), output slabs are computed as the input
+    planes they need come in.
     """
-    source, index_map, stack_axis = _c_ordered(array, np.linalg.inv(affine) @ grid.affine)
+    if arrival is not None and not (array.flags.f_contiguous and array.dtype.isnative):
+        arrival.wait_all()  # the source would be copied: copy it whole
+    source, index_map, slow_axis = _c_ordered(array, np.linalg.inv(affine) @ grid.affine)
     order = _loop_order(index_map)
     out = np.empty(grid.shape, dtype=np.float32 if clip is None else np.int16)
-    stack = None if slice_positions is None else (stack_axis, *slice_knots(slice_positions))
-    sampling = (floor, clip or _NO_CLIP, fill, threads)
+    stack = None if slice_positions is None else (slow_axis, *slice_knots(slice_positions))
+    # While the input arrives, its decoder keeps one of the threads busy.
+    sampling = (floor, clip or _NO_CLIP, fill, threads if arrival is None else max(1, threads - 1))
+    view = out.transpose(order)
     permutation = _axis_permutation(index_map, grid.shape)
     if permutation is None:
         view_map = np.concatenate([index_map[:3, list(order)], index_map[:3, 3:]], axis=1)
-        sample(source, out.transpose(order), view_map, stack, *sampling)
-        return out
-    tables = [_axis_table(index_map, source.shape, (permutation[j], j), grid.shape[j], stack) for j in order]
-    sample_separable(source.transpose([permutation[j] for j in order]), out.transpose(order), tables, *sampling)
+        run = partial(_affine_slab, source, view, view_map, stack, sampling)
+        needed = partial(_planes_for_affine_slab, view_map[slow_axis], view.shape, source.shape[slow_axis])
+    else:
+        tables = [_axis_table(index_map, source.shape, (permutation[j], j), grid.shape[j], stack) for j in order]
+        source_view = source.transpose([permutation[j] for j in order])
+        run = partial(_separable_slab, source_view, view, tables, sampling)
+        along_slow = permutation[order[0]] == slow_axis
+        needed = partial(_planes_for_table_slab, tables[0][2] if along_slow else None, source.shape[slow_axis])
+    _as_planes_arrive(run, needed, view.shape[0], arrival if stack is None else None)
     return out
+
+
+def _as_planes_arrive(
+    run: Callable[[int, int], None], needed: Callable[[int, int], int], count: int, arrival: Arrival | None
+) -> None:
+    """Run the outer-loop slabs [start, stop) in turn, each once the input planes it needs are in."""
+    if arrival is None:
+        run(0, count)
+        return
+    for start in range(0, count, _SLAB):
+        stop = min(start + _SLAB, count)
+        arrival.wait(needed(start, stop))
+        run(start, stop)
+
+
+def _separable_slab(
+    source: np.ndarray, view: np.ndarray, tables: list[Table], sampling: Sampling, start: int, stop: int
+) -> None:
+    outer = tuple(column[start:stop] for column in tables[0])
+    sample_separable(source, view[start:stop], [outer, tables[1], tables[2]], *sampling)  # type: ignore[list-item]
+
+
+def _affine_slab(
+    source: np.ndarray,
+    view: np.ndarray,
+    view_map: np.ndarray,
+    stack: tuple[int, np.ndarray, np.ndarray] | None,
+    sampling: Sampling,
+    start: int,
+    stop: int,
+) -> None:
+    shifted = view_map.copy()
+    shifted[:, 3] += view_map[:, 0] * start
+    sample(source, view[start:stop], shifted, stack, *sampling)
+
+
+def _planes_for_table_slab(uppers: np.ndarray | None, total: int, start: int, stop: int) -> int:
+    return total if uppers is None else int(uppers[start:stop].max()) + 1
+
+
+def _planes_for_affine_slab(row: np.ndarray, shape: tuple[int, ...], total: int, start: int, stop: int) -> int:
+    """Input planes up to the farthest one the slab's corners reach, plus the upper neighbour."""
+    corners = np.array(list(itertools.product((start, stop - 1), (0, shape[1] - 1), (0, shape[2] - 1))))
+    farthest = float((corners @ row[:3] + row[3]).max())
+    return int(min(max(np.ceil(farthest) + 2, 1), total))
 
 
 def _c_ordered(array: np.ndarray, index_map: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -105,7 +170,7 @@ def _axis_table(
     axes: tuple[int, int],
     count: int,
     stack: tuple[int, np.ndarray, np.ndarray] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> Table:
     """Along output axis ``axes[1]`` (``count`` voxels) sampling input axis ``axes[0]``: inside the
     field of view, lower and upper input neighbour, weight of the upper one."""
     source_axis, axis = axes

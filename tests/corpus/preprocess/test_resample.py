@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from corpus.phantom import affine_from, render, rotation_x, rotation_z
 from corpus.preprocess.grid import Grid, target_grid
 from corpus.preprocess.resample import resample
+from corpus.readers.arrival import Arrival, decode_in_background
 from tests.corpus.preprocess import numpy_resample
 
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -212,6 +215,27 @@ def sitk_resample(array: np.ndarray, affine: np.ndarray, grid: Grid, fill: float
         sitk.sitkFloat32,
     )
     return sitk.GetArrayFromImage(result).transpose(2, 1, 0)
+
+
+@pytest.mark.parametrize("orientation", ["permuted_lps", "oblique"])
+def test_resampling_as_planes_arrive_gives_the_same_voxels(orientation):
+    """A decoder thread hands over z-planes a few at a time; slabs wait for the planes they need."""
+    shape = (40, 30, 64)
+    affine = affine_from((0.9, 1.3, 2.2), ORIENTATIONS[orientation], (5.0, -3.0, 10.0), shape)
+    complete = np.asfortranarray(np.rint(render(affine, shape, noise_hu=20.0, seed=5)).astype(np.int16))
+    grid = target_grid(shape, affine, (1.5, 1.5, 1.5))
+    expected = resample(complete, affine, grid, CLIP[0], floor=CLIP[0], clip=CLIP, threads=2)
+    arriving = np.zeros_like(complete)  # Fortran order, like a NIfTI being decoded
+
+    def decode(arrival: Arrival) -> None:
+        for plane in range(shape[2]):
+            arriving[:, :, plane] = complete[:, :, plane]
+            arrival.arrived(plane + 1)
+            time.sleep(0.001)
+
+    arrival = decode_in_background(shape[2], decode)
+    stored = resample(arriving, affine, grid, CLIP[0], floor=CLIP[0], clip=CLIP, threads=2, arrival=arrival)
+    assert np.array_equal(stored, expected)
 
 
 def stored_as_is(values: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
