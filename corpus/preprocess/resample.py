@@ -18,8 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from corpus.preprocess.grid import Grid
-from corpus.preprocess.trilinear import RIM_TOLERANCE, sample, sample_separable
+from corpus.preprocess.grid import RIM_TOLERANCE, Grid
 from corpus.readers.arrival import Arrival
 
 _NO_CLIP = (-np.inf, np.inf)
@@ -91,6 +90,8 @@ def _separable_slab(
     source: np.ndarray, view: np.ndarray, tables: list[Table], sampling: Sampling, start: int, stop: int
 ) -> None:
     outer = tuple(column[start:stop] for column in tables[0])
+    from corpus.preprocess.trilinear import sample_separable  # numba: imported by builds, not by readers
+
     sample_separable(source, view[start:stop], [outer, tables[1], tables[2]], *sampling)  # type: ignore[list-item]
 
 
@@ -103,6 +104,8 @@ def _affine_slab(
     start: int,
     stop: int,
 ) -> None:
+    from corpus.preprocess.trilinear import sample
+
     shifted = view_map.copy()
     shifted[:, 3] += view_map[:, 0] * start
     sample(source, view[start:stop], shifted, stack, *sampling)

@@ -24,7 +24,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-RIM_TOLERANCE = 1e-6  # input voxels: a centre this close to the rim still counts as inside
+from corpus.preprocess.grid import RIM_TOLERANCE
+
 _LAUNCH = threading.Lock()
 _MOST_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 
