@@ -175,13 +175,13 @@ def monai_chain(case: Case) -> tuple[np.ndarray, np.ndarray]:
     return image[0].numpy(), np.asarray(image.affine, dtype=np.float64)
 
 
-def _read(item: InputItem, threads: int) -> Volume:
-    return read_dicom_series(item.slices, SPEC.max_gap_mm, threads) if item.slices else read_volume(item.path)
+def _read(item: InputItem) -> Volume:
+    return read_dicom_series(item.slices, SPEC.max_gap_mm) if item.slices else read_volume(item.path)
 
 
 def profile(item: InputItem, work: Path, threads: int, repeat: int) -> dict[str, float]:
     """Best-of-``repeat`` seconds of each part of one ingest, run part by part."""
-    volume = _read(item, threads)
+    volume = _read(item)
     stored = normalize(volume, SPEC, threads)
     array, grid = stored.array, stored.grid
     percentiles = hu_percentiles(array)
@@ -191,7 +191,7 @@ def profile(item: InputItem, work: Path, threads: int, repeat: int) -> dict[str,
 
     local = work / "profile"
     parts: dict[str, Callable[[], object]] = {
-        "decode": lambda: _read(item, threads),
+        "decode": lambda: _read(item),
         "resample + floor + clip + cast": lambda: normalize(volume, SPEC, threads),
         "checksum": lambda: checksum(array),
         "compress (+ checksum)": lambda: write(zarr.storage.MemoryStore()),
@@ -254,7 +254,7 @@ def difference(item: InputItem, stored: np.ndarray, affine: np.ndarray, theirs: 
     )
     if whole:
         return world_difference(stored, affine, theirs, at)
-    volume = _read(item, 1)
+    volume = _read(item)
     stack = None if volume.slice_positions is None else (2, *slice_knots(volume.slice_positions))
     there = np.empty(theirs.shape, dtype=np.float32)
     index_map = (np.linalg.inv(volume.affine) @ at)[:3]
@@ -298,7 +298,7 @@ def main() -> None:
     largest: tuple[int, Path] | None = None
     for case in cases(args.work / "inputs", args.large):
         item = input_item(case)
-        volume = _read(item, threads)
+        volume = _read(item)
         voxels = int(np.prod(volume.shape))
         del volume
         started = time.perf_counter()

@@ -88,9 +88,10 @@ def _read(item: InputItem, spec: BuildSpec, threads: int) -> Volume:
     if item.skip is not None:
         raise InputError(item.skip[1], item.skip[0])
     _check_unchanged(item, "before it was read")
+    in_background = threads > 1  # a spare thread decodes while the resampling pass consumes what is in
     if item.slices:
-        return read_dicom_series(item.slices, spec.max_gap_mm, threads)
-    return read_volume(item.path, in_background=threads > 1)  # a spare thread decodes while resampling runs
+        return read_dicom_series(item.slices, spec.max_gap_mm, in_background)
+    return read_volume(item.path, in_background)
 
 
 def _check_unchanged(item: InputItem, when: str) -> None:

@@ -62,14 +62,14 @@ def resample(
     if permutation is None:
         view_map = np.concatenate([index_map[:3, list(order)], index_map[:3, 3:]], axis=1)
         run = partial(_affine_slab, source, view, view_map, stack, sampling)
-        needed = partial(_planes_for_affine_slab, view_map[slow_axis], view.shape, source.shape[slow_axis])
+        needed = partial(_planes_for_affine_slab, view_map[slow_axis], view.shape, stack, source.shape[slow_axis])
     else:
         tables = [_axis_table(index_map, source.shape, (permutation[j], j), grid.shape[j], stack) for j in order]
         source_view = source.transpose([permutation[j] for j in order])
         run = partial(_separable_slab, source_view, view, tables, sampling)
         along_slow = permutation[order[0]] == slow_axis
         needed = partial(_planes_for_table_slab, tables[0][2] if along_slow else None, source.shape[slow_axis])
-    _as_planes_arrive(run, needed, view.shape[0], arrival if stack is None else None)
+    _as_planes_arrive(run, needed, view.shape[0], arrival)
     return out
 
 
@@ -115,10 +115,23 @@ def _planes_for_table_slab(uppers: np.ndarray | None, total: int, start: int, st
     return total if uppers is None else int(uppers[start:stop].max()) + 1
 
 
-def _planes_for_affine_slab(row: np.ndarray, shape: tuple[int, ...], total: int, start: int, stop: int) -> int:
-    """Input planes up to the farthest one the slab's corners reach, plus the upper neighbour."""
+def _planes_for_affine_slab(
+    row: np.ndarray,
+    shape: tuple[int, ...],
+    stack: tuple[int, np.ndarray, np.ndarray] | None,
+    total: int,
+    start: int,
+    stop: int,
+) -> int:
+    """Input planes up to the farthest one the slab's corners reach, plus the upper neighbour.
+
+    ``row`` maps a view index to the input's slow coordinate: mm along the stack
+    when there is one (mapped to slices through its knots), else a plane index.
+    """
     corners = np.array(list(itertools.product((start, stop - 1), (0, shape[1] - 1), (0, shape[2] - 1))))
     farthest = float((corners @ row[:3] + row[3]).max())
+    if stack is not None:
+        farthest = float(np.interp(farthest, stack[1], stack[2]))
     return int(min(max(np.ceil(farthest) + 2, 1), total))
 
 

@@ -10,7 +10,7 @@ no wider than ``max_gap_mm``; all-in-one-place and duplicate positions fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from corpus.errors import InputError, Reason, one_line
+from corpus.readers.arrival import Arrival, decode_in_background
 from corpus.readers.dicom_headers import SliceHeader, dataset_frame_geometry
 from corpus.readers.volume import LPS_TO_RAS, Volume, check_decoded_size
 
@@ -28,15 +29,20 @@ _UNEVEN_FRACTION = 0.01  # gaps that differ by more than 1% are kept as explicit
 _MISSING_RATIO = 1.5  # a gap this much wider than both neighbours means missing slices
 
 
-def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float, threads: int = 1) -> Volume:
-    """Decode a stack's pixels once (files in ``threads`` threads), rescale to HU, place it in RAS+."""
+def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float, in_background: bool = False) -> Volume:
+    """Decode a stack's pixels once, rescale to HU, place it in RAS+.
+
+    ``in_background``: return at once while the slices decode in order in a
+    background thread (the volume's ``arrival``), so resampling overlaps the
+    decoding; otherwise every slice is in on return.
+    """
     ordered, positions = _sorted_positions(slices)
     direction, offsets = _stacking_line(positions)
     gaps = np.diff(offsets)
     note = _check_gaps(gaps, max_gap_mm)
     row_step, column_step = _pixel_spacing(ordered[0])
     check_decoded_size((ordered[0].columns, ordered[0].rows, len(ordered)), 4)
-    array = _read_pixels(ordered, threads)
+    array, arrival = _read_pixels(ordered, in_background)
     affine = np.eye(4)
     affine[:3, 0] = np.asarray(ordered[0].orientation[:3]) * column_step  # type: ignore[index]
     affine[:3, 1] = np.asarray(ordered[0].orientation[3:]) * row_step  # type: ignore[index]
@@ -56,6 +62,7 @@ def read_dicom_series(slices: Sequence[SliceHeader], max_gap_mm: float, threads:
         modality=ordered[0].modality,
         slice_positions=slice_positions,
         note=note,
+        arrival=arrival,
     )
 
 
@@ -107,23 +114,27 @@ def _pixel_spacing(header: SliceHeader) -> tuple[float, float]:
     return float(header.pixel_spacing[0]), float(header.pixel_spacing[1])
 
 
-def _read_pixels(ordered: Sequence[SliceHeader], threads: int) -> np.ndarray:
-    """HU as float32 (columns, rows, slices); each file is read once, padding becomes air.
+def _read_pixels(ordered: Sequence[SliceHeader], in_background: bool) -> tuple[np.ndarray, Arrival | None]:
+    """HU as float32 (columns, rows, slices), and its Arrival when it decodes in the background.
 
     Slices fill a C-ordered (slices, rows, columns) buffer, one contiguous plane
-    each, and the result is its transposed view; files decode in ``threads``
-    threads (pydicom's file reading and numpy's conversions release the GIL).
+    each, and the result is its transposed view.
     """
     first = ordered[0]
     volume = np.empty((len(ordered), first.rows, first.columns), dtype=np.float32)
     runs = _runs_by_file(ordered)  # slices of one file are adjacent: each file is decoded once
-    if threads <= 1 or len(runs) <= 1:
-        for run in runs:
-            _fill_from_file(volume, run)
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(lambda run: _fill_from_file(volume, run), runs))
-    return volume.transpose(2, 1, 0)
+    if in_background:
+        return volume.transpose(2, 1, 0), decode_in_background(len(ordered), partial(_fill, volume, runs))
+    _fill(volume, runs, None)
+    return volume.transpose(2, 1, 0), None
+
+
+def _fill(volume: np.ndarray, runs: list[list[tuple[int, SliceHeader]]], arrival: Arrival | None) -> None:
+    """Decode file after file in slice order, reporting the slices that are in."""
+    for run in runs:
+        _fill_from_file(volume, run)
+        if arrival is not None:
+            arrival.arrived(run[-1][0] + 1)
 
 
 def _runs_by_file(ordered: Sequence[SliceHeader]) -> list[list[tuple[int, SliceHeader]]]:
