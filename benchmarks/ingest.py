@@ -9,8 +9,9 @@ On identical inputs, one process, each side with its default threads (the cores 
   MONAI         LoadImage -> EnsureChannelFirst -> Orientation(RAS) -> Spacing(1.5, bilinear)
                 -> ScaleIntensityRange(clip to -1024..3071); nothing written
 Before any ratio, each pair's outputs are compared at the other side's voxel centres (on a shared
-lattice that is exact). Both chains place a gantry-tilted stack without its shear and an uneven
-stack at one spacing, so there they compute something else: the row says so.
+lattice that is exact). SimpleITK places a gantry-tilted stack without its shear, and both chains
+place an uneven stack at one spacing: on such inputs a chain may compute something else, and the
+row says so (a mean difference above 5 HU) instead of failing.
 Then the time of each part of ct-corpus's ingest is profiled. Peak memory of one build worker is
 measured on the largest input in a fresh process.
 
@@ -233,7 +234,7 @@ def compare(case: Case, item: InputItem, work: Path, threads: int, repeat: int) 
         name: round(difference(item, stored, affine, *chain(case)), 2)
         for name, chain in (("simpleitk", simpleitk_chain), ("monai", monai_chain))
     }
-    same = {name: not case.unmodelled and value < SAME_COMPUTATION_HU for name, value in differences.items()}
+    same = {name: value < SAME_COMPUTATION_HU for name, value in differences.items()}
     for name, value in differences.items():
         assert case.unmodelled or same[name], f"{case.name}: {name} differs by {value} HU: not the same computation"
     times = {
