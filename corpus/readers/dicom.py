@@ -19,13 +19,14 @@ from pydicom.dataset import Dataset
 
 from corpus.errors import InputError, Reason, one_line
 from corpus.readers.arrival import Arrival, decode_in_background
-from corpus.readers.dicom_headers import SliceHeader, dataset_frame_geometry
+from corpus.readers.dicom_headers import SliceHeader, frame_rescale
 from corpus.readers.volume import LPS_TO_RAS, Volume, check_decoded_size
 
 AIR_HU = -1024.0
 _SAME_POSITION_MM = 1e-3
 _LINE_TOLERANCE_MM = 0.1
 _UNEVEN_FRACTION = 0.01  # gaps that differ by more than 1% are kept as explicit positions
+_INT16_TOP = 2**15 - 1
 _MISSING_RATIO = 1.5  # a gap this much wider than both neighbours means missing slices
 
 
@@ -115,13 +116,15 @@ def _pixel_spacing(header: SliceHeader) -> tuple[float, float]:
 
 
 def _read_pixels(ordered: Sequence[SliceHeader], in_background: bool) -> tuple[np.ndarray, Arrival | None]:
-    """HU as float32 (columns, rows, slices), and its Arrival when it decodes in the background.
+    """HU (columns, rows, slices), and its Arrival when it decodes in the background.
 
     Slices fill a C-ordered (slices, rows, columns) buffer, one contiguous plane
-    each, and the result is its transposed view.
+    each, and the result is its transposed view. HU are int16 when every
+    slice's rescale maps its stored values to whole HU within int16's top
+    (slope 1, a whole intercept: nearly all CT), else float32.
     """
     first = ordered[0]
-    volume = np.empty((len(ordered), first.rows, first.columns), dtype=np.float32)
+    volume = np.empty((len(ordered), first.rows, first.columns), dtype=np.int16 if _fits_int16(ordered) else np.float32)
     runs = _runs_by_file(ordered)  # slices of one file are adjacent: each file is decoded once
     if in_background:
         return volume.transpose(2, 1, 0), decode_in_background(len(ordered), partial(_fill, volume, runs))
@@ -156,6 +159,27 @@ def _fill_from_file(volume: np.ndarray, run: list[tuple[int, SliceHeader]]) -> N
         _to_hu(frame, dataset, header.frame, out=volume[index])
 
 
+def _fits_int16(ordered: Sequence[SliceHeader]) -> bool:
+    """Whole HU no higher than int16 holds: below its bottom any value is under every clip floor anyway."""
+    return all(
+        h.rescale[0] == 1.0 and float(h.rescale[1]).is_integer() and h.stored_range[1] + h.rescale[1] <= _INT16_TOP
+        for h in ordered
+    )
+
+
+def _add_saturating(raw: np.ndarray, intercept: int, out: np.ndarray) -> None:
+    """raw + intercept into int16; values below its bottom saturate there, under every clip floor (air).
+
+    Values above its top exceed what the header's BitsStored allows: they saturate too.
+    """
+    if int(raw.min()) + intercept >= -_INT16_TOP - 1 and int(raw.max()) + intercept <= _INT16_TOP:
+        np.add(raw, np.int32(intercept), out=out, casting="unsafe")
+        return
+    wide = raw.astype(np.int64) + intercept
+    np.clip(wide, -_INT16_TOP - 1, _INT16_TOP, out=wide)
+    out[...] = wide
+
+
 def _decode(path: Path) -> tuple[Dataset, np.ndarray]:
     try:
         dataset = pydicom.dcmread(path, force=path.suffix.lower() == ".dcm")
@@ -172,10 +196,13 @@ def _decode(path: Path) -> tuple[Dataset, np.ndarray]:
 
 
 def _to_hu(raw: np.ndarray, dataset: Dataset, frame: int | None, out: np.ndarray) -> None:
-    """Rescale one frame into ``out`` (float32), padding pixels to air."""
-    geometry = dataset_frame_geometry(dataset, frame)
-    np.multiply(raw, np.float32(geometry["slope"]), out=out, casting="unsafe")
-    out += np.float32(geometry["intercept"])
+    """Rescale one frame into ``out`` (int16 or float32), padding pixels to air."""
+    slope, intercept = frame_rescale(dataset, frame)
+    if out.dtype == np.int16:
+        _add_saturating(raw, int(intercept), out)
+    else:
+        np.multiply(raw, np.float32(slope), out=out, casting="unsafe")
+        out += np.float32(intercept)
     padding = dataset.get("PixelPaddingValue")
     if padding is not None:
         limit = dataset.get("PixelPaddingRangeLimit", padding)

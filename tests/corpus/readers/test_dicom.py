@@ -135,6 +135,19 @@ def test_padding_becomes_air_and_slope_is_applied(tmp_path):
     np.testing.assert_allclose(volume.array[:, :, 0], expected)
 
 
+@pytest.mark.parametrize(("intercept", "padding"), [(-1024.0, None), (-1024.0, -2000), (0.0, -32768)])
+def test_whole_number_rescales_read_as_int16_with_the_same_hu(tmp_path, intercept, padding):
+    """Slope 1 and a whole intercept: int16 HU, equal to the float rescale; -32768 - 1024 saturates below air."""
+    spec = stack(X, Y, np.arange(4) * 2.0, Z, slope=1.0, intercept=intercept, padding=padding)
+    write_series(tmp_path / "s", spec)
+    paths = sorted((tmp_path / "s").iterdir())
+    volume = read_dicom_series([h for path in paths for h in read_headers(path)], max_gap_mm=3.0)
+    assert volume.array.dtype == np.int16
+    raw = pydicom.dcmread(paths[0]).pixel_array.T.astype(np.float64)
+    expected = raw + intercept if padding is None else np.where(raw == padding, -1024.0, raw + intercept)
+    np.testing.assert_array_equal(volume.array[:, :, 0], np.maximum(expected, -32768))
+
+
 # ---------------------------------------------------------------- real scanner folders
 
 
