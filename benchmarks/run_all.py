@@ -32,7 +32,7 @@ RESULTS = HERE / "results"
 BENCHMARKS_MD = HERE.parent / "BENCHMARKS.md"
 RUNS: dict[str, tuple[list[str], list[str]]] = {  # name: (small arguments, full arguments)
     "dicom_ingest": (["--repeat", "1"], ["--repeat", "3"]),
-    "ingest": (["--large", "0", "--repeat", "1"], ["--large", "1", "--repeat", "3"]),
+    "ingest": (["--large", "0", "--repeat", "1"], ["--large", "1", "--repeat", "5"]),
     "loader": (["--volumes", "2", "--samples", "10"], ["--volumes", "3", "--samples", "40"]),
     "audit": (["--rows", "20000"], ["--rows", "160000"]),
     "near_duplicates": (["--rows", "1000", "10000"], ["--rows", "1000", "10000", "40000", "160000"]),
