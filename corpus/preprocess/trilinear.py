@@ -46,10 +46,9 @@ def sample(
     (input axis, knots, knot indices) for a piecewise-linear axis, or None.
     """
     axis, knots, indices = stack if stack is not None else (-1, np.empty(0), np.empty(0))
-    rounding = out.dtype.kind in "iu"
     with _LAUNCH:
         numba.set_num_threads(max(1, min(threads, _MOST_THREADS)))
-        _fill(source, out, index_map, axis, knots, indices, floor, clip[0], clip[1], fill, rounding)
+        _fill(source, out, index_map, axis, knots, indices, _levels(floor, clip, fill), out.dtype.kind in "iu")
 
 
 def sample_separable(
@@ -65,10 +64,15 @@ def sample_separable(
 
     ``tables[j]`` = (inside, lower, upper, weight of upper) per index of out axis j.
     """
-    rounding = out.dtype.kind in "iu"
+    levels, rounding = _levels(floor, clip, fill), out.dtype.kind in "iu"
     with _LAUNCH:
         numba.set_num_threads(max(1, min(threads, _MOST_THREADS)))
-        _fill_separable(source, out, *tables[0], *tables[1], *tables[2], floor, clip[0], clip[1], fill, rounding)
+        _fill_separable(source, out, *tables[0], *tables[1], *tables[2], levels, rounding)
+
+
+def _levels(floor: float, clip: tuple[float, float], fill: float) -> np.ndarray:
+    """What the loops take as one argument: floor, clip low, clip high, fill."""
+    return np.array([floor, clip[0], clip[1], fill], dtype=np.float64)
 
 
 @njit(cache=True, nogil=True)
@@ -144,10 +148,7 @@ def _fill(
     stack_axis: int,
     knots: np.ndarray,
     indices: np.ndarray,
-    floor: float,
-    low: float,
-    high: float,
-    fill: float,
+    levels: np.ndarray,
     rounding: bool,
 ) -> None:
     s0, s1, s2 = source.shape
@@ -164,10 +165,9 @@ def _fill(
                 elif stack_axis == 2:
                     c2 = _piecewise(c2, knots, indices)
                 if not (_inside(c0, s0) and _inside(c1, s1) and _inside(c2, s2)):
-                    out[a, b, k] = fill
+                    out[a, b, k] = levels[3]
                     continue
-                value = min(max(_blend(source, c0, c1, c2, floor), low), high)
-                out[a, b, k] = np.rint(value) if rounding else value
+                _store(out, a, b, k, _blend(source, c0, c1, c2, levels[0]), levels, rounding)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -186,17 +186,14 @@ def _fill_separable(
     lower2: np.ndarray,
     upper2: np.ndarray,
     weight2: np.ndarray,
-    floor: float,
-    low: float,
-    high: float,
-    fill: float,
+    levels: np.ndarray,
     rounding: bool,
 ) -> None:
     for a in prange(out.shape[0]):
         for b in range(out.shape[1]):
             for k in range(out.shape[2]):
                 if not (inside0[a] and inside1[b] and inside2[k]):
-                    out[a, b, k] = fill
+                    out[a, b, k] = levels[3]
                     continue
                 value = _blend_at(
                     source,
@@ -209,7 +206,13 @@ def _fill_separable(
                     lower2[k],
                     upper2[k],
                     weight2[k],
-                    floor,
+                    levels[0],
                 )
-                value = min(max(value, low), high)
-                out[a, b, k] = np.rint(value) if rounding else value
+                _store(out, a, b, k, value, levels, rounding)
+
+
+@njit(cache=True, nogil=True)
+def _store(out: np.ndarray, a: int, b: int, k: int, value: float, levels: np.ndarray, rounding: bool) -> None:
+    """Clip to [levels[1], levels[2]]; round half to even for integer outputs."""
+    value = min(max(value, levels[1]), levels[2])
+    out[a, b, k] = np.rint(value) if rounding else value

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from corpus.preprocess.grid import Grid
+from corpus.preprocess.resample import _axis_permutation  # which path only: both compute the same
 
 _SLAB_POINTS = 1 << 22  # oblique path: points mapped per step, bounds temporary memory
 _INSIDE_TOLERANCE = 1e-6
@@ -52,18 +53,6 @@ class _SliceIndex:
         if self.knots is None:
             return coords
         return np.interp(coords, self.knots, self.indices, left=self.outside[0], right=self.outside[1])
-
-
-def _axis_permutation(index_map: np.ndarray, shape: tuple[int, int, int]) -> list[int] | None:
-    """Input axis for each target axis when the map only scales, flips and permutes."""
-    linear = np.abs(index_map[:3, :3])
-    permutation = [int(np.argmax(linear[:, j])) for j in range(3)]
-    if sorted(permutation) != [0, 1, 2]:
-        return None
-    residual = linear.copy()
-    residual[permutation, [0, 1, 2]] = 0.0
-    # Off-axis terms that move no sample by 1/1000 voxel are float noise.
-    return permutation if residual.max() * max(shape) < 1e-3 else None
 
 
 def _resample_separable(
