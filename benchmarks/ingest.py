@@ -37,8 +37,8 @@ from common import best_of, phantom_dicom_series, phantom_nifti, world_differenc
 
 from corpus.ingest import ingest_input
 from corpus.phantom import rotation_x, rotation_z
-from corpus.preprocess import normalize
 from corpus.preprocess.intensity import hu_percentiles
+from corpus.preprocess.normalize import normalize
 from corpus.preprocess.qc import assess
 from corpus.preprocess.resample import slice_knots
 from corpus.preprocess.trilinear import sample

@@ -367,7 +367,7 @@ def test_volume_ids_and_array_paths_cannot_leave_the_corpus():
 @pytest.mark.parametrize("folder", ["dcm_qa_ct/ge_head_tilt", "dcm_qa_ct/philips_study/S21570/S2010"])
 def test_background_decoding_stores_the_same_voxels(shared_ct, folder):
     """Tilted with uneven gaps (the sheared path waits through the slice knots) and a plain stack."""
-    from corpus.preprocess import normalize
+    from corpus.preprocess.normalize import normalize
 
     item = next(item for item in discover([shared_ct / folder], []) if item.skip is None)
     spec = BuildSpec()
