@@ -61,7 +61,7 @@ def main() -> None:
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
-    help="Threads per worker for one input: DICOM slice decoding, resampling, compression. "
+    help="Threads per worker for one input: background decoding, resampling, compression. "
     "Default: the cores available divided by --workers (on a cluster, each worker's cores divided by its threads).",
 )
 @click.option(

@@ -1,6 +1,6 @@
 """Threads one build worker gives one input: the cores this process may run on, shared among the workers.
 
-They decode DICOM slices, run the resampling pass and the Blosc codec.
+They decode a .nii.gz or a DICOM series in the background, run the resampling pass and the Blosc codec.
 """
 
 from __future__ import annotations
