@@ -32,7 +32,7 @@ RESULTS = HERE / "results"
 BENCHMARKS_MD = HERE.parent / "BENCHMARKS.md"
 RUNS: dict[str, tuple[list[str], list[str]]] = {  # name: (small arguments, full arguments)
     "dicom_ingest": (["--repeat", "1"], ["--repeat", "3"]),
-    "ingest": (["--large", "0", "--repeat", "1"], ["--large", "2"]),
+    "ingest": (["--large", "0", "--repeat", "1"], ["--large", "1", "--repeat", "5"]),
     "loader": (["--volumes", "2", "--samples", "10"], ["--volumes", "3", "--samples", "40"]),
     "audit": (["--rows", "20000"], ["--rows", "160000"]),
     "near_duplicates": (["--rows", "1000", "10000"], ["--rows", "1000", "10000", "40000", "160000"]),
@@ -77,7 +77,7 @@ def parse_json(text: str) -> list[dict[str, Any]]:
 
 
 def meta(full: bool) -> dict[str, Any]:
-    packages = ["numpy", "scipy", "zarr", "nibabel", "pydicom", "monai", "torch"]
+    packages = ["numpy", "scipy", "numba", "isal", "zarr", "nibabel", "pydicom", "simpleitk", "monai", "torch"]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -118,24 +118,50 @@ def dicom_table(results: list[dict[str, Any]]) -> str:
 
 
 def ingest_table(results: list[dict[str, Any]]) -> str:
-    rows = [
-        [
-            r["input"],
-            TIMES.join(map(str, r["shape_in"])),
-            r["decode_s"],
-            r["ours_s"],
-            r["monai_s"],
-            f"{r['vs_monai']}{TIMES}",
-            f"{r['vs_decode_floor']}{TIMES}",
-        ]
-        for r in results
-        if "input" in r and "decode_s" in r
+    rows = [_ingest_row(r) for r in results if "input" in r and "ours_s" in r]
+    header = [
+        "input",
+        "voxels in",
+        "decode (s)",
+        "ct-corpus (s)",
+        "SimpleITK (s)",
+        "MONAI (s)",
+        "ct-corpus / SimpleITK",
+        "MONAI / ct-corpus",
+        "ct-corpus / decode",
+        "mean abs. diff. SimpleITK, MONAI (HU)",
     ]
     memory = next((r for r in results if "peak_memory_mb" in r), None)
-    table = _rows(["input", "shape", "decode (s)", "ct-corpus (s)", "MONAI (s)", "vs MONAI", "vs decode floor"], rows)
-    return table + (
-        f"\nPeak memory of one worker ({memory['input']}): {memory['peak_memory_mb']} MB.\n" if memory else ""
-    )
+    table = _rows(header, rows)
+    if memory:
+        table += f"\nPeak memory of one worker ({memory['input']}): {memory['peak_memory_mb']} MB.\n"
+    return table + "\n" + _profile_table(results)
+
+
+def _ingest_row(r: dict[str, Any]) -> list[object]:
+    sides = ("simpleitk", "monai")
+    differences = ", ".join(f"{r['mean_abs_diff_hu'][s]}" + ("" if r["same_computation"][s] else "*") for s in sides)
+    return [
+        r["input"] + (f" ({r['unmodelled']}*)" if r["unmodelled"] else ""),
+        f"{r['voxels_in'] / 1e6:.1f}M",
+        r["decode_s"],
+        r["ours_s"],
+        r["simpleitk_s"],
+        r["monai_s"],
+        r["ours_vs_simpleitk"],
+        f"{r['monai_vs_ours']}{TIMES}",
+        f"{r['ours_vs_decode']}{TIMES}",
+        differences,
+    ]
+
+
+def _profile_table(results: list[dict[str, Any]]) -> str:
+    profiles = [r for r in results if "profile" in r]
+    if not profiles:
+        return ""
+    parts = list(profiles[0]["seconds"])
+    rows = [[r["profile"], *[r["seconds"][part] for part in parts]] for r in profiles]
+    return "Seconds per part of ct-corpus's ingest (each part timed alone):\n\n" + _rows(["input", *parts], rows)
 
 
 def loader_table(results: list[dict[str, Any]]) -> str:

@@ -45,6 +45,7 @@ from corpus.store.manifest import STATUS_FAILED, read_manifest, stored
 from corpus.store.meta import ensure_meta
 from corpus.store.recovery import clean_up, take_over
 from corpus.store.storage_layout import VOLUMES_PER_SHARD, StorageLayout
+from corpus.threads import default_threads, use_codec_threads
 
 log = logging.getLogger("corpus.build")
 
@@ -106,7 +107,7 @@ class ShardTask:
     generation: int  # of the build that made it: the task writes only while it holds the lock
     min_slices: int = DicomSelection().min_slices  # thinner volumes are skipped (too_few_slices)
     log_path: str | None = None
-    codec_threads: int | None = None  # one per worker process when several share the cores
+    threads: int | None = None  # per input; None: the worker's cores divided among the tasks it runs at once
 
 
 def plan_build(items: list[InputItem], out: str) -> BuildPlan:
@@ -133,12 +134,15 @@ def build_corpus(
     scheduler: str | None = None,
     layout: StorageLayout | None = None,
     min_slices: int = DicomSelection().min_slices,
+    threads: int | None = None,
 ) -> BuildReport:
     """Ingest ``items`` into the corpus at ``out``.
 
     A new corpus is created with ``spec`` and ``layout`` (default: StorageLayout()); an
     existing one must have the same spec, and its new shards take the layout it records.
     Volumes thinner than ``min_slices`` along any axis are skipped, as DICOM stacks are.
+    ``threads`` per worker (default: the cores available divided by ``workers``; on a
+    cluster, each worker divides its own cores among the tasks it runs at once).
     """
     started = time.perf_counter()
     location = Location(out)
@@ -155,7 +159,8 @@ def build_corpus(
         size = _shard_size(len(todo), volumes_per_shard, workers if scheduler is None else 4 * workers)
         fence = started_from.fence.reserved(math.ceil(len(todo) / size))
         write_fence(location, fence)  # before any task runs: no later build reuses these indices
-        threads = None if scheduler is None and workers <= 1 else 1
+        if threads is None and scheduler is None:
+            threads = default_threads(workers)
         first = ShardTask(
             fence.first_shard, (), out, spec, layout, salt, lock.generation, min_slices, log_path, threads
         )
@@ -174,20 +179,18 @@ def run_shard(task: ShardTask, on_input: Callable[[], object] | None = None) -> 
 
     Stops with FencedError as soon as its build no longer holds the lock.
     """
-    if task.codec_threads is not None:
-        from numcodecs import blosc
-
-        blosc.set_nthreads(task.codec_threads)
+    threads = task.threads or default_threads(_tasks_at_once())
+    use_codec_threads(threads)
     with _worker_log(task.log_path):
         try:
-            _ingest_shard(task, on_input)
+            _ingest_shard(task, threads, on_input)
         except FencedError as error:
             log.warning("%s stopped: %s", shard_name(task.index), error)
             raise
     return task.index
 
 
-def _ingest_shard(task: ShardTask, on_input: Callable[[], object] | None) -> None:
+def _ingest_shard(task: ShardTask, threads: int, on_input: Callable[[], object] | None) -> None:
     location = Location(task.out)
     journal = Journal(location, task.index)
     assert_live(location, task.generation)
@@ -203,12 +206,22 @@ def _ingest_shard(task: ShardTask, on_input: Callable[[], object] | None) -> Non
         if (item.source, item.relpath) in recorded:
             continue
         assert_live(location, task.generation)  # a fenced task writes no further array
-        done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once, task.min_slices)
+        done = ingest_input(item, task.spec, task.layout, task.salt, open_shard_once, task.min_slices, threads)
         crash_point("after_ingest")
         journal.record(task.generation, done.row, done.thumbnails)
         crash_point("after_journal")
         if on_input is not None:
             on_input()
+
+
+def _tasks_at_once() -> int:
+    """Tasks this process may run at the same time: a dask worker's thread count, else 1."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError):  # not on a dask worker
+        return 1
 
 
 def _run(tasks: list[ShardTask], workers: int, scheduler: str | None, bar: tqdm) -> Iterator[int]:

@@ -60,6 +60,12 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Local worker processes.")
 @click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler to run on (workers write to OUT).")
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Threads per worker for one input: background decoding, resampling, compression. "
+    "Default: the cores available divided by --workers (on a cluster, each worker's cores divided by its threads).",
+)
+@click.option(
     "--volumes-per-shard",
     default=VOLUMES_PER_SHARD,
     show_default=True,
@@ -76,6 +82,7 @@ def build(
     modalities: str,
     workers: int,
     scheduler: str | None,
+    threads: int | None,
     volumes_per_shard: int,
     dry_run: bool,
 ) -> None:
@@ -109,6 +116,7 @@ def build(
             workers=workers,
             scheduler=scheduler,
             min_slices=selection.min_slices,
+            threads=threads,
         )
     _print_report(report, out)
     sys.exit(report.exit_code)

@@ -10,6 +10,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,22 +50,24 @@ def ingest_input(
     salt: str,
     open_shard: Callable[[], tuple[str, zarr.Group]],
     min_slices: int = DicomSelection().min_slices,
+    threads: int = 1,
 ) -> Ingested:
-    """Read, normalize and store one input; always return its manifest row."""
+    """Read, normalize and store one input, with ``threads`` threads; always return its manifest row."""
     started = time.perf_counter()
     row = base_row(item, spec)
     row.update(describe_input(item, salt))
     done = Ingested(row)
     try:
-        volume = _read(item, spec)
+        volume = _read(item, spec, threads)
         row.update(_input_facts(volume))
         check_slices(volume.shape, min_slices)
-        normalized = normalize(volume, spec)
+        normalized = normalize(volume, spec, threads)  # a gzipped NIfTI still decodes meanwhile
+        volume.complete()
+        _check_unchanged(item, "while it was read")
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()
-        stored = _write(group, item.volume_id, normalized, spec, layout)
-        row.update(_stored_facts(shard, stored, normalized))
-        done.thumbnails = thumbnails(normalized.array, normalized.grid.spacing)
+        stored, quality, done.thumbnails = _store(group, item.volume_id, normalized, spec, layout, threads)
+        row.update(_stored_facts(shard, stored, normalized), **quality)
     except CorpusError as error:
         status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
         row.update(status=status, reason=error.reason.value, message=_scrub(one_line(error), item))
@@ -83,13 +86,14 @@ def _scrub(message: str, item: InputItem) -> str:
     return message
 
 
-def _read(item: InputItem, spec: BuildSpec) -> Volume:
+def _read(item: InputItem, spec: BuildSpec, threads: int) -> Volume:
     if item.skip is not None:
         raise InputError(item.skip[1], item.skip[0])
     _check_unchanged(item, "before it was read")
-    volume = read_dicom_series(item.slices, spec.max_gap_mm) if item.slices else read_volume(item.path)
-    _check_unchanged(item, "while it was read")
-    return volume
+    in_background = threads > 1  # a spare thread decodes while the resampling pass consumes what is in
+    if item.slices:
+        return read_dicom_series(item.slices, spec.max_gap_mm, in_background)
+    return read_volume(item.path, in_background)
 
 
 def _check_unchanged(item: InputItem, when: str) -> None:
@@ -98,6 +102,20 @@ def _check_unchanged(item: InputItem, when: str) -> None:
         raise InputError(
             f"The input changed or vanished {when}; build again to take its new state", Reason.CHANGED_DURING_BUILD
         )
+
+
+def _store(
+    group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec, layout: StorageLayout, threads: int
+) -> tuple[StoredArray, dict[str, Any], dict[str, bytes]]:
+    """Write the array, its quality facts and thumbnails; with threads to spare, the compression
+    and the write run beside the quality facts and thumbnails instead of before them."""
+    if threads <= 1:
+        stored = _write(group, volume_id, normalized, spec, layout)
+        return stored, _quality_facts(normalized), thumbnails(normalized.array, normalized.grid.spacing)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing = pool.submit(_write, group, volume_id, normalized, spec, layout)
+        quality, pictures = _quality_facts(normalized), thumbnails(normalized.array, normalized.grid.spacing)
+        return writing.result(), quality, pictures
 
 
 def _write(
@@ -142,21 +160,22 @@ def _input_facts(volume: Volume) -> dict[str, Any]:
     }
 
 
-def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> dict[str, Any]:
+def _quality_facts(normalized: Normalized) -> dict[str, Any]:
     percentiles = hu_percentiles(normalized.array)
     p01, p50, p99 = percentiles
+    facts = assess(normalized.array, normalized.grid.spacing, percentiles).as_row()
+    fingerprint = content_fingerprint(normalized.array, normalized.grid.spacing)
+    return {**facts, **fingerprint, "hu_p01": p01, "hu_p50": p50, "hu_p99": p99}
+
+
+def _stored_facts(shard: str, stored: StoredArray, normalized: Normalized) -> dict[str, Any]:
     return {
-        **assess(normalized.array, normalized.grid.spacing, percentiles).as_row(),
-        **content_fingerprint(normalized.array, normalized.grid.spacing),
         "status": STATUS_OK,
         "shard": shard,
         "array": stored.path,
         "shape": list(normalized.grid.shape),
         "spacing": list(normalized.grid.spacing),
         "origin": list(normalized.grid.origin),
-        "hu_p01": p01,
-        "hu_p50": p50,
-        "hu_p99": p99,
         "stored_bytes": stored.stored_bytes,
         "checksum": stored.checksum,
     }

@@ -10,6 +10,8 @@ import numpy as np
 # Output voxel centres this close (in output voxels) to the field-of-view edge
 # count as outside, so a 3 mm input gives 2n-1 voxels at 1.5 mm, as MONAI does.
 _EDGE_TOLERANCE = 1e-4
+# Resampling: an input coordinate this close (in input voxels) beyond the half-voxel rim still counts as inside.
+RIM_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from corpus.errors import InputError, Reason
@@ -36,10 +37,11 @@ class FileFormat:
     suffixes: tuple[str, ...]  # lower case, dot included
     read: Callable[[Path], Volume]
     read_geometry: Callable[[Path], HeaderGeometry]  # (shape, spacing mm) from the header; no voxel is read
+    read_in_background: Callable[[Path], Volume] | None = None  # returns while the voxels still decode
 
 
 FORMATS = (
-    FileFormat("nifti", (".nii", ".nii.gz"), read_nifti, read_nifti_geometry),
+    FileFormat("nifti", (".nii", ".nii.gz"), read_nifti, read_nifti_geometry, partial(read_nifti, in_background=True)),
     FileFormat("metaimage", (".mha", ".mhd"), read_metaimage, read_metaimage_geometry),
 )
 _BY_SUFFIX = {suffix: found for found in FORMATS for suffix in found.suffixes}
@@ -64,8 +66,12 @@ def input_format(path: str | Path) -> str | None:
     return None if found is None else found.name
 
 
-def read_volume(path: str | Path) -> Volume:
-    """Read any supported file; empty and unknown files raise with a reason."""
+def read_volume(path: str | Path, in_background: bool = False) -> Volume:
+    """Read any supported file; empty and unknown files raise with a reason.
+
+    ``in_background``: a format that can decode in the background (gzipped NIfTI)
+    returns at once with the volume's ``arrival`` set (see corpus.readers.arrival).
+    """
     path = Path(path)
     found = file_format(path)
     if found is None:
@@ -74,4 +80,6 @@ def read_volume(path: str | Path) -> Volume:
         )
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("File is empty (0 bytes)", Reason.EMPTY_FILE)
+    if in_background and found.read_in_background is not None:
+        return found.read_in_background(path)
     return found.read(path)

@@ -46,6 +46,8 @@ class SliceHeader:
     pixel_spacing: tuple[float, ...] | None
     patient_id: str  # hashed into subject_key, never stored
     acquisition: Acquisition = UNKNOWN  # controlled values only (corpus.acquisition)
+    rescale: tuple[float, float] = (1.0, 0.0)  # (slope, intercept): HU = stored * slope + intercept
+    stored_range: tuple[int, int] = (-(2**15), 2**15 - 1)  # what BitsStored and PixelRepresentation allow
 
     @property
     def is_image(self) -> bool:
@@ -99,9 +101,19 @@ def dataset_frame_geometry(dataset: Dataset, frame: int | None) -> dict[str, Any
         "position": _floats(_lookup(dataset, groups, "PlanePositionSequence", "ImagePositionPatient"), 3),
         "orientation": _floats(_lookup(dataset, groups, "PlaneOrientationSequence", "ImageOrientationPatient"), 6),
         "pixel_spacing": _floats(_lookup(dataset, groups, "PixelMeasuresSequence", "PixelSpacing"), 2),
-        "slope": _float(_lookup(dataset, groups, "PixelValueTransformationSequence", "RescaleSlope"), 1.0),
-        "intercept": _float(_lookup(dataset, groups, "PixelValueTransformationSequence", "RescaleIntercept"), 0.0),
+        "rescale": _rescale(dataset, groups),
     }
+
+
+def frame_rescale(dataset: Dataset, frame: int | None) -> tuple[float, float]:
+    """(RescaleSlope, RescaleIntercept) of a frame, classic or Enhanced CT: HU = stored * slope + intercept."""
+    return _rescale(dataset, _frame_groups(dataset, frame))
+
+
+def _rescale(dataset: Dataset, groups: list[Dataset]) -> tuple[float, float]:
+    slope = _float(_lookup(dataset, groups, "PixelValueTransformationSequence", "RescaleSlope"), 1.0)
+    intercept = _float(_lookup(dataset, groups, "PixelValueTransformationSequence", "RescaleIntercept"), 0.0)
+    return slope, intercept
 
 
 def _header(path: Path, dataset: Dataset, frame: int | None) -> SliceHeader:
@@ -124,12 +136,21 @@ def _header(path: Path, dataset: Dataset, frame: int | None) -> SliceHeader:
         pixel_spacing=geometry["pixel_spacing"],
         patient_id=str(dataset.get("PatientID", "") or ""),
         acquisition=_acquisition(dataset, frame),
+        rescale=geometry["rescale"],
+        stored_range=_stored_range(dataset),
     )
 
 
 def _acquisition(dataset: Dataset, frame: int | None) -> Acquisition:
     groups = _frame_groups(dataset, frame)
     return read_acquisition(lambda keyword: _lookup(dataset, groups, ENHANCED_CT_SEQUENCES.get(keyword, ""), keyword))
+
+
+def _stored_range(dataset: Dataset) -> tuple[int, int]:
+    bits = _int(dataset.get("BitsStored")) or _int(dataset.get("BitsAllocated")) or 16
+    if _int(dataset.get("PixelRepresentation")) == 1:
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
 
 
 def _frame_groups(dataset: Dataset, frame: int | None) -> list[Dataset]:

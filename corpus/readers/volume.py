@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.errors import InputError, Reason
+from corpus.readers.arrival import Arrival
 
 # DICOM and MetaImage place voxels in LPS+ millimetres; the corpus uses RAS+.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -38,9 +39,17 @@ class Volume:
     # third column, a unit vector; None means slice k sits at k steps of that column.
     slice_positions: np.ndarray | None = None
     note: str = ""  # something the manifest should say about a stored volume
+    # Set while a reader still decodes ``array`` in the background (see corpus.readers.arrival):
+    # wait on it before reading voxels, or call complete().
+    arrival: Arrival | None = None
 
     def __post_init__(self) -> None:
         check_geometry(self.array.shape, self.affine)
+
+    def complete(self) -> None:
+        """Wait until every voxel is decoded; raise the reader's error if decoding failed."""
+        if self.arrival is not None:
+            self.arrival.wait_all()
 
     @property
     def shape(self) -> tuple[int, int, int]:

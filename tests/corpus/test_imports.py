@@ -42,3 +42,12 @@ for args in (["--help"], ["pretrain", "--help"], ["pretrain", "voco", "--help"],
 assert "torch" not in sys.modules, "torch was imported"
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reading_a_corpus_does_not_import_the_compiler():
+    """numba (the resampling pass) loads when a build resamples, not in every loader worker."""
+    import subprocess
+    import sys
+
+    code = "import sys, corpus, corpus.build, corpus.cli, ctssl.data; assert 'numba' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -135,6 +135,19 @@ def test_padding_becomes_air_and_slope_is_applied(tmp_path):
     np.testing.assert_allclose(volume.array[:, :, 0], expected)
 
 
+@pytest.mark.parametrize(("intercept", "padding"), [(-1024.0, None), (-1024.0, -2000), (0.0, -32768)])
+def test_whole_number_rescales_read_as_int16_with_the_same_hu(tmp_path, intercept, padding):
+    """Slope 1 and a whole intercept: int16 HU, equal to the float rescale; -32768 - 1024 saturates below air."""
+    spec = stack(X, Y, np.arange(4) * 2.0, Z, slope=1.0, intercept=intercept, padding=padding)
+    write_series(tmp_path / "s", spec)
+    paths = sorted((tmp_path / "s").iterdir())
+    volume = read_dicom_series([h for path in paths for h in read_headers(path)], max_gap_mm=3.0)
+    assert volume.array.dtype == np.int16
+    raw = pydicom.dcmread(paths[0]).pixel_array.T.astype(np.float64)
+    expected = raw + intercept if padding is None else np.where(raw == padding, -1024.0, raw + intercept)
+    np.testing.assert_array_equal(volume.array[:, :, 0], np.maximum(expected, -32768))
+
+
 # ---------------------------------------------------------------- real scanner folders
 
 
@@ -349,3 +362,28 @@ def test_volume_ids_and_array_paths_cannot_leave_the_corpus():
         volume_id = InputItem(Path("x"), "src", hostile).volume_id
         assert "/" not in volume_id and "\\" not in volume_id and ".." not in volume_id, volume_id
         assert not volume_id.startswith("."), volume_id
+
+
+@pytest.mark.parametrize("folder", ["dcm_qa_ct/ge_head_tilt", "dcm_qa_ct/philips_study/S21570/S2010"])
+def test_background_decoding_stores_the_same_voxels(shared_ct, folder):
+    """Tilted with uneven gaps (the sheared path waits through the slice knots) and a plain stack."""
+    from corpus.preprocess.normalize import normalize
+
+    item = next(item for item in discover([shared_ct / folder], []) if item.skip is None)
+    spec = BuildSpec()
+    arriving = read_dicom_series(item.slices, spec.max_gap_mm, in_background=True)
+    assert arriving.arrival is not None
+    stored = normalize(arriving, spec, threads=2).array
+    arriving.complete()
+    expected = normalize(read_dicom_series(item.slices, spec.max_gap_mm), spec, threads=2).array
+    assert np.array_equal(stored, expected)
+
+
+def test_background_decoding_reports_an_unreadable_slice(tmp_path):
+    spec = SeriesSpec(16, 16, (1.0, 1.0), (1, 0, 0), (0, 1, 0), [(0.0, 0.0, 2.0 * k) for k in range(5)])
+    paths = write_series(tmp_path / "s", spec)
+    headers = [h for path in paths for h in read_headers(path)]
+    paths[3].write_bytes(paths[3].read_bytes()[:200])  # cut after planning
+    volume = read_dicom_series(headers, 3.0, in_background=True)
+    with pytest.raises(corpus.CorpusError):
+        volume.complete()

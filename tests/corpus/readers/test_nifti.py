@@ -87,3 +87,35 @@ def test_nan_voxels_are_refused(tmp_path):
     with pytest.raises(InputError) as raised:
         read_nifti(path)
     assert raised.value.reason is Reason.NON_FINITE
+
+
+@pytest.mark.parametrize("shape", [(7, 6, 5), (300, 200, 40), (30, 20, 10, 1)])
+def test_background_decoding_gives_the_same_volume(tmp_path, shape):
+    """Large enough that planes arrive in several steps; a trailing singleton axis too."""
+    data = np.random.default_rng(2).integers(-1024, 3000, size=shape).astype(np.int16)
+    path = save_nifti(tmp_path / "v.nii.gz", data, oblique_affine())
+    volume = read_nifti(path, in_background=True)
+    assert volume.arrival is not None
+    volume.complete()
+    assert np.array_equal(volume.array, read_nifti(path).array)
+    np.testing.assert_allclose(volume.affine, read_nifti(path).affine)
+
+
+def test_background_decoding_of_a_truncated_file_fails_as_truncated(tmp_path):
+    data = np.random.default_rng(3).integers(-1024, 3000, size=(200, 100, 40)).astype(np.int16)
+    good = save_nifti(tmp_path / "good.nii.gz", data, np.eye(4)).read_bytes()
+    path = tmp_path / "cut.nii.gz"
+    path.write_bytes(good[: len(good) // 2])
+    volume = read_nifti(path, in_background=True)
+    with pytest.raises(InputError) as caught:
+        volume.complete()
+    assert caught.value.reason == Reason.TRUNCATED
+
+
+def test_scaled_or_plain_files_decode_in_the_foreground(tmp_path):
+    plain = save_nifti(tmp_path / "v.nii", np.zeros((4, 4, 4), np.int16), np.eye(4))
+    scaled = nib.Nifti1Image(np.zeros((4, 4, 4), np.int16), np.eye(4))
+    scaled.header.set_slope_inter(2.0, -1024.0)
+    nib.save(scaled, tmp_path / "s.nii.gz")
+    assert read_nifti(plain, in_background=True).arrival is None
+    assert read_nifti(tmp_path / "s.nii.gz", in_background=True).arrival is None
