@@ -72,7 +72,8 @@ def _postings(fingerprints: Sequence[str | None]) -> tuple[np.ndarray, np.ndarra
     token, owner = np.concatenate([np.empty(0, np.uint64), *tokens]), np.concatenate([np.empty(0, np.int64), *owners])
     order = np.lexsort((owner, token))
     token, owner = token[order], owner[order]
-    first = np.r_[True, (token[1:] != token[:-1]) | (owner[1:] != owner[:-1])]
+    first = np.ones(len(token), dtype=bool)  # empty when no row has a fingerprint (a corpus built before them)
+    first[1:] = (token[1:] != token[:-1]) | (owner[1:] != owner[:-1])
     return token[first], owner[first]
 
 

@@ -34,3 +34,10 @@ def test_with_sides_only_pairs_across_sides_are_proposed():
 def test_a_token_every_volume_holds_says_nothing():
     same = [encode(walk(6))] * (MAX_POSTING + 1)
     assert len(candidate_pairs(same)) == 0
+
+
+def test_rows_without_fingerprints_propose_no_pair():
+    """A corpus built before fingerprints existed has only nulls: no candidate, no crash."""
+    for fingerprints in ([None], [None, None, ""], []):
+        pairs = candidate_pairs(fingerprints)
+        assert pairs.shape == (0, 2)
