@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ctssl.augment import apply_pixel, apply_spatial, crop_views, draw_pixel, draw_spatial, window
+from ctssl.augment import (
+    CorruptionRanges,
+    SpatialRanges,
+    apply_pixel,
+    apply_spatial,
+    crop_views,
+    draw_pixel,
+    draw_spatial,
+    window,
+)
 
 WINDOW = (-1000.0, 1000.0)  # HU -> [0, 1]
+SPATIAL = SpatialRanges(flip_probability=(0.5, 0.5, 0.5), turn_probability=0.75, max_degrees=(0, 0, 10), max_scale=0.1)
+CORRUPTION = CorruptionRanges(0.5, (0.5, 1.5), (0.0, 0.05), (math.log(0.7), math.log(1.5)), 8, (8, 8, 4))
 
 
 @dataclass(frozen=True)
@@ -21,8 +33,9 @@ class PCRLv2Views:
 
 def pcrlv2_pair(views: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(corrupted input, restoration target): the target is the view after spatial, before pixel corruption."""
-    target = apply_spatial(views, draw_spatial(generator, views.shape[0]))
-    corrupted = apply_pixel(target, draw_pixel(generator, views.shape[0]), generator)
+    target = apply_spatial(views, draw_spatial(generator, views.shape[0], SPATIAL))
+    patch = [max(1, side // 8) for side in views.shape[2:]]
+    corrupted = apply_pixel(target, draw_pixel(generator, views.shape[0], CORRUPTION), generator, patch)
     return corrupted, target
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
-from ctssl.augment import apply_spatial, crop_views, draw_spatial, window
+from ctssl.augment import SpatialRanges, apply_spatial, crop_views, draw_spatial, window
 
 WINDOW = (-175.0, 250.0)  # HU -> [0, 1], the abdomen window of the paper
+SPATIAL = SpatialRanges(flip_probability=(0.5, 0.5, 0.5), turn_probability=0.75, max_degrees=(0, 0, 10), max_scale=0)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,6 @@ def voco_inputs(batch: dict[str, Any], device: torch.device, generator: torch.Ge
     bases, randoms = views.bases, views.randoms
     crops = torch.cat([bases, randoms], dim=1)
     flat = crops.flatten(0, 1)
-    augmented = apply_spatial(flat, draw_spatial(generator, flat.shape[0], max_scale=0.0)).view_as(crops)
+    augmented = apply_spatial(flat, draw_spatial(generator, flat.shape[0], SPATIAL)).view_as(crops)
     count = bases.shape[1]
     return {"bases": augmented[:, :count], "randoms": augmented[:, count:], "labels": views.labels}

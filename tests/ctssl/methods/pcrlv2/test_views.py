@@ -6,7 +6,7 @@ import torch
 
 from ctssl.augment import apply_spatial, draw_spatial
 from ctssl.data import RegionDataset
-from ctssl.methods.pcrlv2.views import pcrlv2_pair, pcrlv2_views
+from ctssl.methods.pcrlv2.views import SPATIAL, pcrlv2_pair, pcrlv2_views
 from ctssl.samplers import SubCropSampler
 from tests.ctssl.conftest import SHAPES
 
@@ -14,7 +14,7 @@ from tests.ctssl.conftest import SHAPES
 def test_pixel_corruption_changes_the_input_not_the_target():
     views = torch.rand(4, 1, 16, 16, 16)
     corrupted, target = pcrlv2_pair(views, torch.Generator().manual_seed(3))
-    expected = apply_spatial(views, draw_spatial(torch.Generator().manual_seed(3), 4))
+    expected = apply_spatial(views, draw_spatial(torch.Generator().manual_seed(3), 4, SPATIAL))
     torch.testing.assert_close(target, expected)
     assert (corrupted - target).abs().mean() > 1e-3
     again, _ = pcrlv2_pair(views, torch.Generator().manual_seed(3))
