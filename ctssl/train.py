@@ -162,8 +162,10 @@ def _step(
     lr = _lr(config, training, step)
     for group in optimizer.param_groups:
         group["lr"] = lr
+    if training.before_step is not None:
+        training.before_step(model, step / config.steps)
     generator, shared = feed.generators(config.seed, step, context.rank)
-    inputs = training.inputs(batch, context.device, generator, shared)  # augmentation in fp32, outside autocast
+    inputs = training.inputs(batch, config.model, context.device, generator, shared)  # fp32, outside autocast
     if training.before_forward is not None:
         inputs |= training.before_forward(model, step, config.steps)
     with _autocast(config, context.device):
@@ -195,7 +197,13 @@ def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.SGD(parameters, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "larc":
         return LARC(parameters, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(parameters, config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
+    return torch.optim.AdamW(
+        parameters,
+        config.lr,
+        betas=(config.momentum, 0.999),
+        weight_decay=config.weight_decay,
+        amsgrad=config.optimizer == "amsgrad",
+    )
 
 
 def _stream_options(config: TrainConfig, context: distributed.Context) -> dict[str, Any]:

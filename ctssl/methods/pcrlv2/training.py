@@ -19,7 +19,11 @@ def _build(options: PCRLv2Options) -> nn.Module:
 
 
 def _inputs(
-    batch: dict[str, Any], device: torch.device, generator: torch.Generator, shared: torch.Generator
+    batch: dict[str, Any],
+    options: PCRLv2Options,
+    device: torch.device,
+    generator: torch.Generator,
+    shared: torch.Generator,
 ) -> dict[str, Any]:
     scale = int(torch.randint(0, NonSkipUNet.SCALES, (1,), generator=shared))  # the same scale on every rank
     return pcrlv2_inputs(batch, device, generator, scale)
