@@ -42,9 +42,13 @@ def test_voco_flags_keep_their_meaning(runs):
 
 
 def test_pcrlv2_flags_and_the_default_recipe_without_tiny(runs):
-    result = CliRunner().invoke(main, ["pretrain", "pcrlv2", "--corpus", "c", "--widths", "16,32,64,128,256"])
+    arguments = ["pretrain", "pcrlv2", "--corpus", "c", "--widths", "16,32,64,128,256", "--objective", "eq10"]
+    result = CliRunner().invoke(main, [*arguments, "--scale", "2"])
     assert result.exit_code == 0, result.output
-    assert runs[0].model == replace(METHODS["pcrlv2"].recipe().options, widths=(16, 32, 64, 128, 256))
+    expected = replace(METHODS["pcrlv2"].recipe().options, widths=(16, 32, 64, 128, 256), objective="eq10", scale=2)
+    assert runs[0].model == expected
+    resolved = runs[0].resolved()
+    assert (resolved.recipe, resolved.optimizer, resolved.lr, resolved.weight_decay) == ("release", "sgd", 1e-3, 1e-4)
 
 
 def test_recipe_paper_takes_the_paper_options_and_optimisation(runs):

@@ -28,7 +28,7 @@ def _train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: dic
     before_step = METHODS["pcrlv2" if scales else "voco"].training().before_step
     for step in range(steps):
         if scales:
-            inputs["scale"] = step % NonSkipUNet.SCALES
+            inputs["scales"] = (step % NonSkipUNet.SCALES,) * len(inputs["scales"])
         if before_step is not None:
             before_step(model, step / steps)
         optimizer.zero_grad()
@@ -55,12 +55,13 @@ def test_pcrlv2_loss_falls_on_a_fixed_batch_at_every_scale(phantom_corpus):
     def per_scale() -> list[dict[str, float]]:
         with torch.no_grad():
             return [
-                {k: float(v) for k, v in model(**{**inputs, "scale": s}).items()} for s in range(NonSkipUNet.SCALES)
+                {k: float(v) for k, v in model(**{**inputs, "scales": (s,) * len(inputs["scales"])}).items()}
+                for s in range(NonSkipUNet.SCALES)
             ]
 
     before = per_scale()
     optimizer = torch.optim.SGD(model.parameters(), 1e-2, momentum=0.9, weight_decay=1e-5)
     _train(model, optimizer, inputs, 25, scales=True)
     after = per_scale()
-    assert sum(a["loss"] for a in after) < sum(b["loss"] for b in before) - 1.0
+    assert sum(a["loss"] for a in after) < sum(b["loss"] for b in before) - 0.5  # comparisons: means in [-1, 1]
     assert sum(a["restoration"] for a in after) < 0.75 * sum(b["restoration"] for b in before)
