@@ -78,14 +78,12 @@ class Training(Generic[Options]):
     inputs: Callable[[dict[str, Any], Options, torch.device, torch.Generator, torch.Generator], dict[str, Any]]
     # (model, options) -> (encoder weights under the fine-tuning model's keys, what loads them: encoder.json's target)
     export: Callable[[nn.Module, Options], tuple[dict[str, torch.Tensor], dict[str, Any]]]
-    after_step: Callable[[nn.Module], None] | None = None  # after every optimizer step
-    # before every step, with the run's progress (step / steps, in [0, 1)): an EMA teacher, a weight that decays
-    before_step: Callable[[nn.Module, float], None] | None = None
     find_unused_parameters: bool = False  # DDP: a step leaves some parameters without a gradient
     # (model, options) -> further artifacts beside encoder.pt: name -> (weights, target), written as <name>.pt/.json
     exports: Callable[[nn.Module, Options], dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]]] | None = None
-    # (model, step, steps) -> extra keyword arguments of this step's forward (a training stage, say); runs
-    # before it, so no-grad updates of the model that every process makes alike go here (re-normalising, re-clustering)
+    # (model, step, steps) -> extra keyword arguments of this step's forward (a training stage, a loss weight that
+    # fades); runs before it, so no-grad updates of the model that every process makes alike go here too (an EMA
+    # teacher, re-normalising, re-clustering)
     before_forward: Callable[[nn.Module, int, int], dict[str, Any]] | None = None
     # (model, step, steps) after backward, before clipping and the optimizer step (dropping some gradients, say)
     after_backward: Callable[[nn.Module, int, int], None] | None = None

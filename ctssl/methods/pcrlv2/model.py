@@ -12,8 +12,8 @@ C(g1, g2) at a scale k drawn for it, every C(g_m, l_i) at a scale of its own,
 the 2L local-global terms averaged; restoration = MSE of a full-resolution
 output head (1x1 conv + sigmoid) on the first view plus beta x the MSE of
 the scale-k restoration head on it, where beta = (1 + cos(pi x progress)) / 2
-fades from 1 to 0 over the run (``deep_supervision_weight``, set before each
-step). Objective ``eq10``: the paper's Eq. 10 literally, one scale for every
+fades from 1 to 0 over the run (the forward's ``deep_supervision_weight``,
+training.py's before_forward). Objective ``eq10``: the paper's Eq. 10 literally, one scale for every
 term of a step: R(g1, g2) + C(g1, g2) + sum over both globals and every local
 view of C(l_k, g_m); only the decoder levels up to that scale run.
 """
@@ -66,7 +66,6 @@ class PCRLv2(nn.Module):
         self.predict = nn.ModuleList(predictor(c) for c in channels)
         if self.objective == "release":
             self.output = nn.Sequential(nn.Conv3d(channels[-1], 1, 1), nn.Sigmoid())
-        self.deep_supervision_weight = 1.0  # beta of the release objective; training.py sets it before each step
 
     @property
     def encoder(self) -> nn.Module:
@@ -79,12 +78,13 @@ class PCRLv2(nn.Module):
         global_targets: torch.Tensor,
         local_inputs: torch.Tensor,
         scales: Sequence[int],
+        deep_supervision_weight: float = 1.0,
     ) -> dict[str, torch.Tensor]:
         if self.fixed_scale is not None:
             scales = [self.fixed_scale] * len(scales)
         if self.objective == "eq10":
             return self._eq10(global_inputs, global_targets, local_inputs, scales[0])
-        return self._release(global_inputs, global_targets, local_inputs, scales)
+        return self._release(global_inputs, global_targets, local_inputs, scales, deep_supervision_weight)
 
     def _release(
         self,
@@ -92,6 +92,7 @@ class PCRLv2(nn.Module):
         global_targets: torch.Tensor,
         local_inputs: torch.Tensor,
         scales: Sequence[int],
+        deep_supervision_weight: float,
     ) -> dict[str, torch.Tensor]:
         first = self.network.pyramid(global_inputs[:, 0])  # one pass per view: batch norm sees each alone
         views = (self._compare_all(first), self._compare_all(self.network.pyramid(global_inputs[:, 1])))
@@ -102,7 +103,7 @@ class PCRLv2(nn.Module):
         target = global_targets[:, 0]
         restoration = restoration_loss(self.output(first[-1]).float(), target)
         deep_supervision = restoration_loss(self._restored(first[k], k, target.shape[2:]), target)
-        loss = restoration + self.deep_supervision_weight * deep_supervision + global_global + local_global
+        loss = restoration + deep_supervision_weight * deep_supervision + global_global + local_global
         return {
             "loss": loss,
             "restoration": restoration,

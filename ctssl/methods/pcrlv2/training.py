@@ -1,5 +1,5 @@
 """PCRLv2's torch side: the model from its options, its inputs (the step's pyramid scales), the
-deep-supervision weight before each step, the export."""
+deep-supervision weight of each step, the export."""
 
 from __future__ import annotations
 
@@ -28,11 +28,10 @@ def _inputs(
     return pcrlv2_inputs(batch, device, generator, scales)
 
 
-def _fade_deep_supervision(model: nn.Module, progress: float) -> None:
-    """beta = (1 + cos(pi x progress)) / 2: from 1 at the first step towards 0 at the last (the release's
-    0.5 (1 + cos(pi epoch / 240)) over its 240 epochs)."""
-    assert isinstance(model, PCRLv2)
-    model.deep_supervision_weight = 0.5 * (1.0 + math.cos(math.pi * progress))
+def fade_deep_supervision(model: nn.Module, step: int, steps: int) -> dict[str, Any]:
+    """beta = (1 + cos(pi step / steps)) / 2, the forward's ``deep_supervision_weight``: from 1 at the first step
+    towards 0 at the last (the release's 0.5 (1 + cos(pi epoch / 240)) over its 240 epochs)."""
+    return {"deep_supervision_weight": 0.5 * (1.0 + math.cos(math.pi * step / steps))}
 
 
 def _export(model: nn.Module, options: PCRLv2Options) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -58,6 +57,6 @@ TRAINING = Training(
     build=PCRLv2,
     inputs=_inputs,
     export=_export,
-    before_step=_fade_deep_supervision,
+    before_forward=fade_deep_supervision,
     find_unused_parameters=True,
 )

@@ -19,9 +19,11 @@ def _inputs(
     return voco_inputs(batch, options, device, generator)
 
 
-def _update_teacher(model: nn.Module, progress: float) -> None:
+def update_teacher(model: nn.Module, step: int, steps: int) -> dict[str, Any]:
+    """The EMA teacher projector follows the student before every forward (no extra forward arguments)."""
     assert isinstance(model, VoCo)
     model.update_teacher()
+    return {}
 
 
 def _export(model: nn.Module, options: VoCoOptions) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -41,4 +43,4 @@ def _export(model: nn.Module, options: VoCoOptions) -> tuple[dict[str, torch.Ten
     return weights, target
 
 
-TRAINING = Training(build=VoCo, inputs=_inputs, export=_export, before_step=_update_teacher)
+TRAINING = Training(build=VoCo, inputs=_inputs, export=_export, before_forward=update_teacher)

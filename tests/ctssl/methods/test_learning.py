@@ -25,14 +25,13 @@ def _model(method: str) -> torch.nn.Module:
 
 
 def _train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: dict, steps: int, scales: bool) -> None:
-    before_step = METHODS["pcrlv2" if scales else "voco"].training().before_step
+    before_forward = METHODS["pcrlv2" if scales else "voco"].training().before_forward
     for step in range(steps):
         if scales:
             inputs["scales"] = (step % NonSkipUNet.SCALES,) * len(inputs["scales"])
-        if before_step is not None:
-            before_step(model, step / steps)
+        extra = before_forward(model, step, steps) if before_forward is not None else {}
         optimizer.zero_grad()
-        model(**inputs)["loss"].backward()
+        model(**inputs, **extra)["loss"].backward()
         optimizer.step()
 
 

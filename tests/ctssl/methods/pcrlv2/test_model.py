@@ -51,10 +51,9 @@ def test_release_objective_averages_the_local_global_terms_each_at_its_own_scale
     """Recomputed from the pyramid outside the model: the mean (not the sum) of the 2L terms, scale by scale."""
     torch.manual_seed(0)
     model = PCRLv2(replace(RELEASE_TINY, local_views=3))
-    model.deep_supervision_weight = 0.25
     inputs = _inputs()
     scales = (4, 0, 1, 2, 3, 4, 1)  # C(g1, g2) at 4; C(g1, l0) at 0, C(g2, l0) at 1, C(g1, l1) at 2, ...
-    terms = model(**inputs, scales=scales)
+    terms = model(**inputs, scales=scales, deep_supervision_weight=0.25)
     assert set(terms) == {"loss", "restoration", "deep_supervision", "global_global", "local_global"}
     expected_loss = terms["restoration"] + 0.25 * terms["deep_supervision"] + terms["global_global"]
     torch.testing.assert_close(terms["loss"], expected_loss + terms["local_global"])
@@ -83,11 +82,8 @@ def test_a_fixed_scale_replaces_the_drawn_ones():
 
 def test_the_deep_supervision_fades_from_one_to_zero_over_the_run():
     model = PCRLv2(RELEASE_TINY)
-    assert TRAINING.before_step is not None
-    weights = []
-    for progress in (0.0, 0.5, 0.999):
-        TRAINING.before_step(model, progress)
-        weights.append(model.deep_supervision_weight)
+    assert TRAINING.before_forward is not None
+    weights = [TRAINING.before_forward(model, step, 1000)["deep_supervision_weight"] for step in (0, 500, 999)]
     assert weights == pytest.approx([1.0, 0.5, 0.0], abs=1e-5)
 
 
