@@ -80,7 +80,7 @@ def main() -> None:
     arguments += ["--warmup-steps", "0", "--checkpoint-every", str(10**9)]
     arguments += ["--tiny"] if args.size == "tiny" else []
     arguments += ["--batch-size", str(args.batch_size)] if args.batch_size else []
-    batch_size = args.batch_size or METHODS[args.method].optimisation.batch_size
+    batch_size = args.batch_size or METHODS[args.method].recipe().optimisation.batch_size
     loader = measure(arguments, args.work / "run", args.steps, args.warmup)
     memory = measure([*arguments, "--synthetic-data"], args.work / "run-synthetic", args.steps, args.warmup)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"

@@ -50,113 +50,182 @@ def crop_views(volumes: torch.Tensor, crops: torch.Tensor, out_sizes: Sequence[S
     return [crop_resize(volumes, crops[:, k], out_sizes[k]) for k in range(crops.shape[1])]
 
 
-# ---------------------------------------------------------------- spatial (both views alike)
+# ---------------------------------------------------------------- spatial
+
+
+@dataclass(frozen=True)
+class SpatialRanges:
+    """What :func:`draw_spatial` draws from; each method holds its own (ctssl/methods/<name>/views.py)."""
+
+    flip_probability: tuple[float, float, float]  # per axis (x, y, z), each drawn on its own
+    turn_probability: float  # a quarter turn in the x-y plane, k uniform in {1, 2, 3}; square views only
+    max_degrees: tuple[float, float, float]  # rotation about x, y and z, each uniform in +-max
+    max_scale: float  # per-axis scaling, each uniform in 1 +- max_scale
 
 
 @dataclass(frozen=True)
 class SpatialParams:
     flips: torch.Tensor  # (B, 3) bool
     quarter_turns: torch.Tensor  # (B,) 0..3 in the x-y plane
-    affine: torch.Tensor  # (B, 3, 4) small rotation about z and scaling, normalized coordinates
+    affine: torch.Tensor | None  # (B, 3, 4) output -> input in grid_sample's normalized (z, y, x); None: no resampling
 
 
-def draw_spatial(
-    generator: torch.Generator, batch: int, max_degrees: float = 10.0, max_scale: float = 0.1
-) -> SpatialParams:
-    flips = torch.rand(batch, 3, generator=generator) < 0.5
-    quarter_turns = torch.randint(0, 4, (batch,), generator=generator)
-    angle = (torch.rand(batch, generator=generator) * 2 - 1) * torch.deg2rad(torch.tensor(max_degrees))
-    scale = 1 + (torch.rand(batch, generator=generator) * 2 - 1) * max_scale
-    affine = torch.zeros(batch, 3, 4)
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    # grid coordinates are (z, y, x): rotate the y-x pair, keep z
-    affine[:, 0, 0] = 1 / scale
-    affine[:, 1, 1], affine[:, 1, 2], affine[:, 2, 1], affine[:, 2, 2] = cos, -sin, sin, cos
-    return SpatialParams(flips, quarter_turns, affine)
+def draw_spatial(generator: torch.Generator, batch: int, ranges: SpatialRanges) -> SpatialParams:
+    flips = torch.rand(batch, 3, generator=generator) < torch.tensor(ranges.flip_probability)
+    turned = torch.rand(batch, generator=generator) < ranges.turn_probability
+    quarter_turns = torch.where(turned, torch.randint(1, 4, (batch,), generator=generator), 0)
+    if not any(ranges.max_degrees) and not ranges.max_scale:
+        return SpatialParams(flips, quarter_turns, None)
+    angles = (torch.rand(batch, 3, generator=generator) * 2 - 1) * torch.deg2rad(torch.tensor(ranges.max_degrees))
+    scales = 1 + (torch.rand(batch, 3, generator=generator) * 2 - 1) * ranges.max_scale
+    return SpatialParams(flips, quarter_turns, sampling_affine(angles, scales))
+
+
+def sampling_affine(angles: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 4): where each output voxel samples the input, for rotation Rz Ry Rx and scaling about the
+    centre, in voxel units (x, y, z); :func:`apply_spatial` converts it to grid_sample's coordinates."""
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    rotations = torch.eye(3).repeat(angles.shape[0], 3, 1, 1)  # (B, axis, 3, 3)
+    for axis, (first, second) in enumerate(((1, 2), (0, 2), (0, 1))):
+        rotations[:, axis, first, first], rotations[:, axis, second, second] = cos[:, axis], cos[:, axis]
+        rotations[:, axis, first, second], rotations[:, axis, second, first] = -sin[:, axis], sin[:, axis]
+    forward = rotations[:, 2] @ rotations[:, 1] @ rotations[:, 0] @ torch.diag_embed(scales)
+    return torch.cat([torch.linalg.inv(forward), torch.zeros(angles.shape[0], 3, 1)], dim=2)
 
 
 def apply_spatial(views: torch.Tensor, params: SpatialParams) -> torch.Tensor:
-    """Flips and quarter turns (when x and y sizes agree), then the small affine; (B, C, X, Y, Z)."""
+    """Flips, quarter turns (when x and y sizes agree), then the affine; (B, C, X, Y, Z).
+
+    The affine resamples trilinearly; what it brings in from outside the view is the view's minimum
+    (TorchIO's RandomAffine default)."""
     out = []
     square = views.shape[2] == views.shape[3]
     for index, view in enumerate(views):
         axes = [axis + 1 for axis in range(3) if params.flips[index, axis]]
         view = view.flip(axes) if axes else view
-        out.append(torch.rot90(view, int(params.quarter_turns[index]), dims=(1, 2)) if square else view)
+        turns = int(params.quarter_turns[index])
+        out.append(torch.rot90(view, turns, dims=(1, 2)) if square and turns else view)
     stacked = torch.stack(out)
-    grid = F.affine_grid(params.affine.to(views), list(stacked.shape), align_corners=False)
-    return F.grid_sample(stacked, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if params.affine is None:
+        return stacked
+    half = torch.tensor(stacked.shape[2:], dtype=torch.float32) / 2  # voxels from the centre to a face, x y z
+    voxel = torch.diag(half.flip(0))
+    to_grid = torch.diag(1 / half.flip(0))
+    linear = params.affine[:, :, :3].flip(1, 2)  # (x, y, z) -> grid_sample's (z, y, x)
+    theta = torch.cat([to_grid @ linear @ voxel, params.affine[:, :, 3:]], dim=2).to(views)
+    grid = F.affine_grid(theta, list(stacked.shape), align_corners=False)
+    floor = stacked.amin(dim=(1, 2, 3, 4), keepdim=True)
+    return F.grid_sample(stacked - floor, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + floor
+
+
+# ---------------------------------------------------------------- intensity
+
+
+def draw_shifts(generator: torch.Generator, batch: int, probability: float, offset: float) -> torch.Tensor:
+    """(B,) intensity offsets, uniform in +-offset with ``probability``, else 0 (MONAI's RandShiftIntensity)."""
+    values = (torch.rand(batch, generator=generator) * 2 - 1) * offset
+    return torch.where(torch.rand(batch, generator=generator) < probability, values, 0.0)
+
+
+def z_normalize(views: torch.Tensor) -> torch.Tensor:
+    """Each view (B, C, X, Y, Z) to zero mean and unit standard deviation; a constant view becomes 0."""
+    mean = views.mean(dim=(1, 2, 3, 4), keepdim=True)
+    std = views.std(dim=(1, 2, 3, 4), keepdim=True)
+    return (views - mean) / std.clamp(min=1e-6)
 
 
 # ---------------------------------------------------------------- pixel-level corruption
 
 
 @dataclass(frozen=True)
+class CorruptionRanges:
+    """What :func:`draw_pixel` draws from; each of blur, noise and gamma applies with ``probability``."""
+
+    probability: float
+    blur_sigma: tuple[float, float]  # voxels, drawn per axis (TorchIO's RandomBlur)
+    noise_std: tuple[float, float]  # Gaussian noise, mean 0
+    log_gamma: tuple[float, float]  # gamma = exp(uniform)
+    swaps: int  # pairs of patches swapped
+    swap_patch: tuple[int, int, int]  # voxels (x, y, z)
+
+
+@dataclass(frozen=True)
 class PixelParams:
-    blur_sigma: torch.Tensor  # (B,) voxels; 0 = no blur
+    blur_sigma: torch.Tensor  # (B, 3) voxels per axis, or (B,) for every axis; 0 = no blur
     noise_std: torch.Tensor  # (B,)
     gamma: torch.Tensor  # (B,)
-    swap_boxes: torch.Tensor  # (B, S, 2, 3) pairs of patch corners, as fractions of the view
+    swap_boxes: torch.Tensor  # (B, S, 2, 3) pairs of patch corners, as fractions of the room a patch has
 
 
-def draw_pixel(
-    generator: torch.Generator,
-    batch: int,
-    probability: float = 0.5,
-    swaps: int = 8,
-    sigma: tuple[float, float] = (0.5, 1.5),
-    noise: tuple[float, float] = (0.0, 0.05),
-    gamma: tuple[float, float] = (0.7, 1.5),
-) -> PixelParams:
-    def maybe(low: float, high: float, off: float) -> torch.Tensor:
-        value = low + torch.rand(batch, generator=generator) * (high - low)
-        return torch.where(torch.rand(batch, generator=generator) < probability, value, torch.full((batch,), off))
+def draw_pixel(generator: torch.Generator, batch: int, ranges: CorruptionRanges) -> PixelParams:
+    def maybe(low: float, high: float, off: float, *shape: int) -> torch.Tensor:
+        value = low + torch.rand(batch, *shape, generator=generator) * (high - low)
+        applied = (torch.rand(batch, generator=generator) < ranges.probability).view(batch, *([1] * len(shape)))
+        return torch.where(applied, value, off)
 
     return PixelParams(
-        blur_sigma=maybe(*sigma, off=0.0),
-        noise_std=maybe(*noise, off=0.0),
-        gamma=maybe(*gamma, off=1.0),
-        swap_boxes=torch.rand(batch, swaps, 2, 3, generator=generator),
+        blur_sigma=maybe(*ranges.blur_sigma, 0.0, 3),
+        noise_std=maybe(*ranges.noise_std, 0.0),
+        gamma=maybe(*ranges.log_gamma, 0.0).exp(),
+        swap_boxes=torch.rand(batch, ranges.swaps, 2, 3, generator=generator),
     )
 
 
-def apply_pixel(views: torch.Tensor, params: PixelParams, noise: torch.Generator, patch: float = 0.125) -> torch.Tensor:
-    """Blur, noise, gamma, then swap pairs of small patches; ``views`` in [0, 1], (B, C, X, Y, Z)."""
-    out = torch.stack([_blur(view, float(sigma)) for view, sigma in zip(views, params.blur_sigma, strict=True)])
+def apply_pixel(
+    views: torch.Tensor, params: PixelParams, noise: torch.Generator, swap_patch: Sequence[int]
+) -> torch.Tensor:
+    """Blur, noise, gamma, then swap pairs of patches of ``swap_patch`` voxels; (B, C, X, Y, Z).
+
+    Gamma keeps the sign: sign(v) |v|^gamma, as TorchIO does once noise has made some voxels negative."""
+    sigmas = params.blur_sigma.view(views.shape[0], -1).expand(-1, 3)
+    out = torch.stack([gaussian_blur(view, sigma.tolist()) for view, sigma in zip(views, sigmas, strict=True)])
     std = params.noise_std.to(views).view(-1, 1, 1, 1, 1)
     out = out + std * torch.randn(out.shape, generator=noise).to(views)
-    out = out.clamp(0.0, 1.0) ** params.gamma.to(views).view(-1, 1, 1, 1, 1)
-    return _swap_patches(out, params.swap_boxes, patch)
+    out = out.sign() * out.abs() ** params.gamma.to(views).view(-1, 1, 1, 1, 1)
+    return _swap_patches(out, params.swap_boxes, swap_patch)
+
+
+TRUNCATE = 4.0  # kernel radius in sigmas, as scipy.ndimage.gaussian_filter (and so TorchIO's RandomBlur)
+
+
+def gaussian_blur(view: torch.Tensor, sigma: Sequence[float]) -> torch.Tensor:
+    """``view`` (C, *spatial: 2D slices or 3D) blurred with a Gaussian of ``sigma`` voxels per spatial axis, as
+    ``scipy.ndimage.gaussian_filter(mode="reflect", truncate=4)``: borders are extended by reflection
+    with the edge voxel repeated (d c b a | a b c d), so a constant view stays constant up to its faces."""
+    out = view
+    for axis, deviation in enumerate(sigma):
+        if deviation <= 0:
+            continue
+        kernel = gaussian_kernel(deviation, view)
+        dim = axis + 1
+        radius = kernel.shape[0] // 2
+        padded = out.index_select(dim, _reflected_positions(out.shape[dim], radius, view.device)).movedim(dim, -1)
+        lines = padded.reshape(-1, 1, padded.shape[-1])
+        blurred = F.conv1d(lines, kernel.view(1, 1, -1))
+        out = blurred.view(*padded.shape[:-1], -1).movedim(-1, dim)
+    return out
 
 
 def gaussian_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:
-    """A normalised 1D Gaussian of radius max(1, round(2 sigma)), in ``like``'s dtype and device."""
-    radius = max(1, round(2 * sigma))
+    """A normalised 1D Gaussian truncated at ``TRUNCATE`` sigmas, in ``like``'s dtype and device."""
+    radius = int(TRUNCATE * sigma + 0.5)
     offsets = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
     return kernel / kernel.sum()
 
 
-def _blur(view: torch.Tensor, sigma: float) -> torch.Tensor:
-    if sigma <= 0:
-        return view
-    kernel = gaussian_kernel(sigma, view)
-    radius = kernel.shape[0] // 2
-    out = view[None]
-    for axis in range(3):
-        shape = [1, 1, 1, 1, 1]
-        shape[2 + axis] = -1
-        padding = [0, 0, 0]
-        padding[axis] = radius
-        weight = kernel.view(shape).expand(view.shape[0], 1, *kernel.view(shape).shape[2:])
-        out = F.conv3d(out, weight, padding=tuple(padding), groups=view.shape[0])
-    return out[0]
+def _reflected_positions(length: int, radius: int, device: torch.device) -> torch.Tensor:
+    """Indices of a line extended by ``radius`` on each side, edge repeated; any radius (period 2 * length).
+
+    Not torch's ``F.pad(mode="reflect")``, which leaves the edge out (d c b | a b c d) and needs radius < length."""
+    positions = torch.arange(-radius, length + radius, device=device) % (2 * length)
+    return torch.where(positions < length, positions, 2 * length - 1 - positions)
 
 
-def _swap_patches(views: torch.Tensor, corners: torch.Tensor, patch: float) -> torch.Tensor:
+def _swap_patches(views: torch.Tensor, corners: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
     """Swap pairs of equal patches; a pair whose patches overlap is left alone (a swap would lose voxels)."""
     out = views.clone()
-    size = [max(1, int(n * patch)) for n in views.shape[2:]]
+    size = [min(p, n) for p, n in zip(patch, views.shape[2:], strict=True)]
     limits = torch.tensor([n - s for n, s in zip(views.shape[2:], size, strict=True)], dtype=torch.float32)
     for b in range(views.shape[0]):
         for pair in corners[b]:

@@ -27,8 +27,8 @@ TRAIN_EXTRA = "pip install 'ct-corpus[train]'"
 def pretrain() -> None:
     """Pre-train METHOD on crops streamed from a corpus; run under torchrun for DDP.
 
-    Defaults are the papers' (see README). Writes OUT/train.jsonl, OUT/checkpoints/last.pt
-    and, at the end, OUT/export/encoder.pt for fine-tuning.
+    Defaults are each method's default recipe (see README, --recipe). Writes OUT/train.jsonl,
+    OUT/checkpoints/last.pt and, at the end, OUT/export/encoder.pt for fine-tuning.
     """
 
 
@@ -50,9 +50,10 @@ def export_weights(checkpoint: Path, out: Path) -> None:
 
 
 def _run_options(method: Method[Any]) -> list[Callable[[Any], Any]]:
-    """The options of every run; optimisation defaults are the method's (shown in brackets)."""
-    defaults = method.optimisation
+    """The options of every run; optimisation defaults are the default recipe's (shown in brackets)."""
+    defaults = method.recipe().optimisation
     return [
+        *_recipe_option(method),
         click.option("--corpus", required=True, help="Corpus folder or URL built by `corpus build`."),
         click.option(
             "--out",
@@ -65,7 +66,9 @@ def _run_options(method: Method[Any]) -> list[Callable[[Any], Any]]:
         click.option(
             "--batch-size", type=click.IntRange(min=1), help=f"Samples per step per process. [{defaults.batch_size}]"
         ),
-        click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=f"[{defaults.optimizer}]"),
+        click.option(
+            "--optimizer", type=click.Choice(OPTIMIZERS), help=f"amsgrad: AdamW with AMSGrad. [{defaults.optimizer}]"
+        ),
         click.option("--lr", type=float, help=f"Peak learning rate. [{defaults.lr:g}]"),
         click.option("--weight-decay", type=float, help=f"[{defaults.weight_decay:g}]"),
         click.option(
@@ -127,16 +130,33 @@ def _run_options(method: Method[Any]) -> list[Callable[[Any], Any]]:
     ]
 
 
+def _recipe_option(method: Method[Any]) -> list[Callable[[Any], Any]]:
+    """``--recipe`` when the method has more than the paper's."""
+    if len(method.recipe_names) < 2:
+        return []
+    listed = "; ".join(f"{name}: {method.recipe(name).follows}" for name in method.recipe_names)
+    return [
+        click.option(
+            "--recipe",
+            type=click.Choice(method.recipe_names),
+            help=f"Options and optimisation defaults ({listed}). [{method.default_recipe}]",
+        )
+    ]
+
+
 def _method_command(method: Method[Any]) -> click.Command:
     option_names = {field.name for field in fields(method.paper)}
 
-    def run(tiny: bool, out: Path | None, **values: Any) -> None:
+    def run(tiny: bool, out: Path | None, recipe: str | None = None, **values: Any) -> None:
+        chosen_recipe = method.recipe(recipe)
         chosen = {name: values.pop(name) for name in option_names if name in values}
+        base = chosen_recipe.tiny if tiny else chosen_recipe.options
         try:
-            model = replace(method.tiny if tiny else method.paper, **{k: v for k, v in chosen.items() if v is not None})
+            model = replace(base, **{k: v for k, v in chosen.items() if v is not None})
         except ValueError as error:  # options that do not fit together (the options class says why)
             raise click.UsageError(str(error)) from None
-        _train(TrainConfig(method.name, out=out or Path("runs") / method.name, model=model, **values))
+        out = out or Path("runs") / method.name
+        _train(TrainConfig(method.name, out=out, recipe=chosen_recipe.name, model=model, **values))
 
     for option in reversed([*_run_options(method), *method.cli_options]):
         run = option(run)

@@ -8,20 +8,21 @@ from pathlib import Path
 
 from ctssl.methods import MethodOptions, find_method
 
-OPTIMIZERS = ("adamw", "sgd", "larc")  # larc: SGD with layer-wise adaptive rates (ctssl.optim)
+# amsgrad: AdamW with the AMSGrad variant; larc: SGD with layer-wise adaptive rates (ctssl.optim)
+OPTIMIZERS = ("adamw", "amsgrad", "sgd", "larc")
 MAX_WORKERS = 4  # loader processes by default, fewer where fewer cores are usable
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One run. Options left as None take the method's defaults (ctssl/methods/<name>/defaults.py)."""
+    """One run. Options left as None take the recipe's defaults (ctssl/methods/<name>/defaults.py)."""
 
     method: str
     corpus: str
     out: Path
     steps: int = 100_000
     batch_size: int | None = None  # per process
-    optimizer: str | None = None  # adamw | sgd | larc
+    optimizer: str | None = None  # adamw | amsgrad | sgd | larc
     lr: float | None = None
     weight_decay: float | None = None
     warmup_steps: int | None = None
@@ -38,15 +39,17 @@ class TrainConfig:
     resume: bool = False
     synthetic: bool = False  # benchmark: repeat the first batch from memory, no loader in the loop
     memory_check: bool = True  # refuse to start when the step is estimated not to fit (ctssl.memory)
-    model: MethodOptions | None = None  # architecture and crops; None: the paper's
+    recipe: str | None = None  # the method's options and optimisation defaults; None: its default recipe
+    model: MethodOptions | None = None  # architecture and crops; None: the recipe's
 
     def resolved(self) -> TrainConfig:
         """Every None filled with the method's default, and the combination checked."""
         method = find_method(self.method)
-        model = method.paper if self.model is None else self.model
+        recipe = method.recipe(self.recipe)
+        model = recipe.options if self.model is None else self.model
         if type(model) is not type(method.paper):
             raise ValueError(f"{self.method} takes {type(method.paper).__name__}, got {type(model).__name__}")
-        defaults = method.optimisation
+        defaults = recipe.optimisation
         chosen = {name: getattr(self, name) for name in asdict(defaults)}
         filled = {name: getattr(defaults, name) if value is None else value for name, value in chosen.items()}
         if filled["optimizer"] not in OPTIMIZERS:
@@ -60,7 +63,7 @@ class TrainConfig:
                 f"got {filled['batch_size']}: its batch-norm layers need several samples to normalise over"
             )
         workers = default_workers() if self.workers is None else self.workers
-        return replace(self, model=model, workers=workers, **filled)
+        return replace(self, recipe=recipe.name, model=model, workers=workers, **filled)
 
 
 def usable_cores() -> int:

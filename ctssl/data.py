@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import tomllib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -146,8 +147,7 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         shard, shards = self.rank * workers + worker, self.world_size * workers
         for position in partition(len(self.entries), self.seed, self.epoch, shard, shards):
-            rng = np.random.default_rng([self.seed, self.epoch, int(position)])
-            yield self.sample(self.entries[position], rng)
+            yield self.sample_at(self.epoch, int(position))
 
     def endless(self, stream: int, streams: int, skip: int = 0) -> Iterator[dict[str, Any]]:
         """Stream ``stream`` of ``streams`` per rank: every (rank x streams)-th sample of the endless
@@ -165,24 +165,52 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
             epoch, offset = divmod(shard + index * shards, count)
             if epoch != order_epoch:
                 order_epoch, order = epoch, epoch_order(count, self.seed, epoch)
-            position = int(order[offset])
-            yield self.sample(self.entries[position], np.random.default_rng([self.seed, epoch, position]))
+            yield self.sample_at(epoch, int(order[offset]))
 
-    def sample(self, entry: VolumeEntry, rng: np.random.Generator) -> dict[str, Any]:
-        """Draw crops and read their region; redraw (bounded) when the sampler rejects the content."""
+    def sample_at(self, epoch: int, position: int) -> dict[str, Any]:
+        """The sample of entry ``position`` in ``epoch``, a function of (seed, epoch, position) alone.
+
+        When the sampler rejects all ``max_draws`` draws of that volume, the next entries of the list are tried
+        in turn, each with a generator of its own; the sample names the volumes passed over (``passed_over``)
+        and a warning says so. A resumed run therefore meets the same replacements.
+        """
+        passed_over: list[str] = []
+        count = len(self.entries)
+        for hop in range(count):
+            entry = self.entries[(position + hop) % count]
+            key = [self.seed, epoch, position] + ([hop] if hop else [])
+            found = self.sample(entry, np.random.default_rng(key))
+            if found is not None:
+                return found | {"passed_over": passed_over}
+            passed_over.append(entry.volume_id)
+            warnings.warn(
+                f"{entry.volume_id}: the sampler rejected all {self.max_draws} draws of crops; sample taken from "
+                "the next volume",
+                RejectedVolumeWarning,
+                stacklevel=2,
+            )
+        raise ValueError(
+            f"No volume of {self.corpus_url} gave crops the sampler accepts in {self.max_draws} draws each "
+            f"({count} volumes tried): the volumes are too small or too empty for these crops; "
+            "choose other sources (--mixture) or smaller crops"
+        )
+
+    def sample(self, entry: VolumeEntry, rng: np.random.Generator) -> dict[str, Any] | None:
+        """Draw crops and read their region, redrawing when the sampler rejects the content;
+        None when it rejected all ``max_draws`` draws."""
         for _ in range(self.max_draws):
             params = self.sampler.make_params(rng, entry.shape, entry.body_bbox)
             region = self._open().read(entry.volume_id, params.region.bounds())
             if self.sampler.accept(params, region):
-                break
-        return {
-            "region": torch.from_numpy(region)[None],
-            "crops": torch.from_numpy(params.crop_rows()),
-            "labels": torch.from_numpy(params.labels),
-            "out_sizes": params.out_sizes,
-            "volume_id": entry.volume_id,
-            "region_start": params.region.start,
-        }
+                return {
+                    "region": torch.from_numpy(region)[None],
+                    "crops": torch.from_numpy(params.crop_rows()),
+                    "labels": torch.from_numpy(params.labels),
+                    "out_sizes": params.out_sizes,
+                    "volume_id": entry.volume_id,
+                    "region_start": params.region.start,
+                }
+        return None
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """A batch of this dataset's samples (the DataLoader's ``collate_fn``)."""
@@ -195,6 +223,10 @@ class RegionDataset(IterableDataset[dict[str, Any]]):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_corpus": None}
+
+
+class RejectedVolumeWarning(UserWarning):
+    """A volume gave no crops the sampler accepts; its sample came from another volume."""
 
 
 def collate(samples: list[dict[str, Any]], fill_value: int) -> dict[str, Any]:
@@ -211,6 +243,7 @@ def collate(samples: list[dict[str, Any]], fill_value: int) -> dict[str, Any]:
         "out_sizes": samples[0]["out_sizes"],
         "volume_id": [s["volume_id"] for s in samples],
         "region_start": torch.tensor([s["region_start"] for s in samples]),
+        "passed_over": [volume for s in samples for volume in s.get("passed_over", ())],
     }
 
 

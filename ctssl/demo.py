@@ -12,7 +12,8 @@ DEMO_STEPS = 3
 
 
 def demo_pretraining(corpus_url: str, out: Path, stream: TextIO) -> None:
-    """Run DEMO_STEPS steps of each method, with its tiny options, into ``out/<method>``; earlier runs are replaced."""
+    """Run DEMO_STEPS steps of each method, its default recipe's tiny options, into ``out/<method>``; earlier runs
+    are replaced."""
     try:
         from ctssl.train import TrainConfig, pretrain
     except ImportError as error:
@@ -32,7 +33,7 @@ def demo_pretraining(corpus_url: str, out: Path, stream: TextIO) -> None:
             log_every=1,
             workers=0,
             device="cpu",
-            model=method.tiny,
+            model=method.recipe().tiny,
         )
         print(f"\n{method.name}: {DEMO_STEPS} CPU steps, tiny model, into {folder}", file=stream)
         results[method.name] = pretrain(config, stream)

@@ -20,6 +20,7 @@ import torch
 from corpus.store.atomic import write_bytes_atomic
 
 GIB = 1024**3
+PASSED_OVER = "volumes_passed_over"  # samples so far taken from the next volume: the sampler rejected all draws
 
 
 def peak_memory_bytes(device: torch.device) -> int:
@@ -86,8 +87,11 @@ class RunLog:
             "steps_per_s",
             "samples_per_s",
             "data_wait_fraction",
+            PASSED_OVER,
         }
         terms = " ".join(f"{key} {value:.4f}" for key, value in record.items() if key not in skip)
+        if record.get(PASSED_OVER):
+            terms += f"  {record[PASSED_OVER]:.0f} volumes passed over"
         return (
             f"step {record['step']}/{self.total_steps}  loss {record['loss']:.4f} ({terms})  lr {record['lr']:.2e}  "
             f"{record['steps_per_s']:.2f} steps/s  {record['samples_per_s']:.1f} samples/s  "

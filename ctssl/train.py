@@ -30,7 +30,7 @@ from ctssl.methods import Method, Training, find_method
 from ctssl.optim import LARC
 from ctssl.preemption import StopSignals
 from ctssl.resume import CHECKPOINT
-from ctssl.runlog import RunLog
+from ctssl.runlog import PASSED_OVER, RunLog
 from ctssl.schedule import warmup_cosine
 
 
@@ -85,17 +85,20 @@ def _run(config: TrainConfig, method: Method[Any], context: distributed.Context,
         wrapped = DistributedDataParallel(model, device_ids, find_unused_parameters=training.find_unused_parameters)
     batches = _checked_batches(config, training, context, _batches(config, method, context, start_step), start_step)
     records: list[dict[str, Any]] = []
+    passed_over = 0  # samples of this run taken from another volume: the sampler rejected theirs (ctssl.data)
     with StopSignals() as signals:
         for step in range(start_step, config.steps):
             waited = time.perf_counter()
             batch = next(batches)
             log.waited(time.perf_counter() - waited)
+            passed_over += len(batch.get("passed_over", ()))
             terms, grad_norm, lr = _step(config, training, context, wrapped, model, optimizer, batch, step)
             log.stepped()
             done = step + 1
             stopping = distributed.any_true(signals.received is not None, context)  # every rank stops at one step
             if done % config.log_every == 0 or done == config.steps or stopping:
                 values = {name: float(value.detach()) for name, value in terms.items()} | {"grad_norm": grad_norm}
+                values |= {PASSED_OVER: passed_over / context.world_size}  # the mean over ranks makes it their sum
                 values = distributed.mean_over_ranks(values, context) | {"lr": lr, "world_size": context.world_size}
                 records.append(log.write(done, values, config.batch_size * context.world_size, context.device))
             if done % config.checkpoint_every == 0 or done == config.steps or stopping:
@@ -133,7 +136,7 @@ def _checked_batches(
         assert config.batch_size is not None and config.optimizer is not None
         generator, shared = feed.generators(config.seed, start_step, context.rank)
         with torch.random.fork_rng(devices=[context.device] if context.device.type == "cuda" else []):
-            inputs = training.inputs(first, context.device, generator, shared)
+            inputs = training.inputs(first, config.model, context.device, generator, shared)
             if training.peak_step is not None:
                 inputs |= training.peak_step(config.model)
             needed = memory.estimate(training, config.model, config.optimizer, inputs)
@@ -163,7 +166,7 @@ def _step(
     for group in optimizer.param_groups:
         group["lr"] = lr
     generator, shared = feed.generators(config.seed, step, context.rank)
-    inputs = training.inputs(batch, context.device, generator, shared)  # augmentation in fp32, outside autocast
+    inputs = training.inputs(batch, config.model, context.device, generator, shared)  # fp32, outside autocast
     if training.before_forward is not None:
         inputs |= training.before_forward(model, step, config.steps)
     with _autocast(config, context.device):
@@ -175,8 +178,6 @@ def _step(
     grad_norm = _clip(model, config.grad_clip)  # gradients are averaged over ranks: the same norm everywhere
     _check_finite(float(terms["loss"].detach()), grad_norm, step + 1, config, context)
     optimizer.step()
-    if training.after_step is not None:
-        training.after_step(model)
     return terms, grad_norm, lr
 
 
@@ -195,7 +196,13 @@ def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.SGD(parameters, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "larc":
         return LARC(parameters, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(parameters, config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
+    return torch.optim.AdamW(
+        parameters,
+        config.lr,
+        betas=(config.momentum, 0.999),
+        weight_decay=config.weight_decay,
+        amsgrad=config.optimizer == "amsgrad",
+    )
 
 
 def _stream_options(config: TrainConfig, context: distributed.Context) -> dict[str, Any]:

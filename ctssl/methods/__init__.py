@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ctssl.methods import joint2d3d, pcrlv2, voco
-from ctssl.methods.base import Method, MethodOptions, Optimisation, Training
+from ctssl.methods.base import Method, MethodOptions, Optimisation, Recipe, Training
 
 METHODS: dict[str, Method[Any]] = {method.name: method for method in (voco.METHOD, pcrlv2.METHOD, joint2d3d.METHOD)}
 
@@ -23,4 +23,4 @@ def find_method(name: str) -> Method[Any]:
     return METHODS[name]
 
 
-__all__ = ["METHODS", "Method", "MethodOptions", "Optimisation", "Training", "find_method"]
+__all__ = ["METHODS", "Method", "MethodOptions", "Optimisation", "Recipe", "Training", "find_method"]

@@ -2,10 +2,11 @@
 
 A method is one package, ctssl/methods/<name>/, whose ``METHOD`` (a
 :class:`Method`, importable without torch) carries its options with the
-paper's values and a CPU-sized variant, its optimisation defaults, its
-command-line flags and its crop sampler; ``training()`` loads the torch side
-(:class:`Training`: model, views and augmentation, export, a per-step hook).
-ctssl.methods.METHODS lists the methods.
+paper's values and a CPU-sized variant, its optimisation defaults, other
+recipes (a released code's options and optimisation, say) and which one a run
+takes by default, its command-line flags and its crop sampler; ``training()``
+loads the torch side (:class:`Training`: model, views and augmentation,
+export, per-step hooks). ctssl.methods.METHODS lists the methods.
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ class Optimisation:
 
 
 Options = TypeVar("Options", bound=MethodOptions)
+PAPER_RECIPE = "paper"
+
+
+@dataclass(frozen=True)
+class Recipe(Generic[Options]):
+    """One way to train a method: its options, their CPU-sized variant, its optimisation, and what they follow."""
+
+    name: str
+    follows: str  # where the values come from, for --help (the README cites the files)
+    options: Options
+    tiny: Options
+    optimisation: Optimisation
+
+
 CliOption = Callable[[Any], Any]  # a click.option decorator whose destination is a field of the options
 
 
@@ -59,16 +74,16 @@ class Training(Generic[Options]):
     """The torch side of a method: loaded to train or to export, never for the CLI's help."""
 
     build: Callable[[Options], nn.Module]
-    # (loader batch, device, this rank's generator, a generator every rank shares) -> the model's keyword arguments
-    inputs: Callable[[dict[str, Any], torch.device, torch.Generator, torch.Generator], dict[str, Any]]
+    # (loader batch, options, device, this rank's generator, a generator every rank shares) -> the model's arguments
+    inputs: Callable[[dict[str, Any], Options, torch.device, torch.Generator, torch.Generator], dict[str, Any]]
     # (model, options) -> (encoder weights under the fine-tuning model's keys, what loads them: encoder.json's target)
     export: Callable[[nn.Module, Options], tuple[dict[str, torch.Tensor], dict[str, Any]]]
-    after_step: Callable[[nn.Module], None] | None = None  # after every optimizer step (an EMA teacher, say)
     find_unused_parameters: bool = False  # DDP: a step leaves some parameters without a gradient
     # (model, options) -> further artifacts beside encoder.pt: name -> (weights, target), written as <name>.pt/.json
     exports: Callable[[nn.Module, Options], dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]]] | None = None
-    # (model, step, steps) -> extra keyword arguments of this step's forward (a training stage, say); runs
-    # before it, so no-grad updates of the model that every process makes alike go here (re-normalising, re-clustering)
+    # (model, step, steps) -> extra keyword arguments of this step's forward (a training stage, a loss weight that
+    # fades); runs before it, so no-grad updates of the model that every process makes alike go here too (an EMA
+    # teacher, re-normalising, re-clustering)
     before_forward: Callable[[nn.Module, int, int], dict[str, Any]] | None = None
     # (model, step, steps) after backward, before clipping and the optimizer step (dropping some gradients, say)
     after_backward: Callable[[nn.Module, int, int], None] | None = None
@@ -90,9 +105,27 @@ class Method(Generic[Options]):
     sampler: Callable[[Options], Sampler]
     min_batch_size: Callable[[Options], int]  # per process: the fewest samples its batch norms can work with
     training: Callable[[], Training[Options]]
+    recipes: tuple[Recipe[Options], ...] = ()  # ways to train it besides the paper's (a released code's), --recipe
+    default_recipe: str = PAPER_RECIPE  # what a run takes when --recipe is not given
 
     def options_from_dict(self, data: dict[str, Any]) -> Options:
         return type(self.paper).from_dict(data)
+
+    def recipe(self, name: str | None = None) -> Recipe[Options]:
+        """The recipe called ``name`` (None: the default); "paper" is the paper's options and optimisation."""
+        chosen = name or self.default_recipe
+        every = {recipe.name: recipe for recipe in self._recipes()}
+        if chosen not in every:
+            raise ValueError(f"{self.name} has no recipe {chosen!r}: expected one of {', '.join(every)}")
+        return every[chosen]
+
+    @property
+    def recipe_names(self) -> tuple[str, ...]:
+        return tuple(recipe.name for recipe in self._recipes())
+
+    def _recipes(self) -> tuple[Recipe[Options], ...]:
+        paper = Recipe(PAPER_RECIPE, "the paper", self.paper, self.tiny, self.optimisation)
+        return (paper, *self.recipes)
 
 
 def training_in(module: str) -> Callable[[], Training[Any]]:

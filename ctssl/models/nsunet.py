@@ -45,7 +45,8 @@ def unet_encoder(widths: Sequence[int], in_channels: int = 1) -> nn.Sequential:
 
 
 class NonSkipUNet(nn.Module):
-    """forward(x, scale) -> the pyramid feature map at ``scale`` (0 = bottleneck .. 4 = full resolution).
+    """forward(x, scale) -> the pyramid feature map at ``scale`` (0 = bottleneck .. 4 = full resolution);
+    pyramid(x) -> every scale's map.
 
     Only the decoder levels up to ``scale`` run, so coarse scales cost less.
     """
@@ -70,9 +71,13 @@ class NonSkipUNet(nn.Module):
         return self.widths[::-1][scale]
 
     def forward(self, volumes: torch.Tensor, scale: int) -> torch.Tensor:
+        return self.pyramid(volumes, scale)[-1]
+
+    def pyramid(self, volumes: torch.Tensor, scale: int = SCALES - 1) -> list[torch.Tensor]:
+        """The feature maps of scales 0 .. ``scale``, coarse to fine."""
         if any(side % 16 for side in volumes.shape[2:]):
             raise ValueError(f"nsUNet inputs need sides that are multiples of 16, got {tuple(volumes.shape[2:])}")
-        features = self.encoder(volumes)
+        maps = [self.encoder(volumes)]
         for level in self.decoder[:scale]:
-            features = level(features)
-        return features
+            maps.append(level(maps[-1]))
+        return maps

@@ -23,12 +23,14 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[TrainConfig]:
 
 def test_voco_flags_keep_their_meaning(runs):
     arguments = ["pretrain", "voco", "--corpus", "c", "--tiny", "--feature-size", "24", "--swin-v2"]
-    arguments += ["--teacher-momentum", "0.9", "--grid", "3x3", "--lr", "0.5", "--steps", "7"]
+    arguments += ["--teacher-momentum", "0.5", "--grid", "3x3", "--lr", "0.5", "--steps", "7", "--random-crops", "3"]
+    arguments += ["--flip-probability", "0.5", "--turn-probability", "0.1", "--shift-probability", "0"]
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
     (config,) = runs
-    tiny = METHODS["voco"].tiny
-    assert config.model == replace(tiny, feature_size=24, use_v2=True, teacher_momentum=0.9, grid=(3, 3))
+    tiny = METHODS["voco"].recipe().tiny
+    expected = replace(tiny, feature_size=24, use_v2=True, teacher_momentum=0.5, grid=(3, 3), random_crops=3)
+    assert config.model == replace(expected, flip_probability=0.5, turn_probability=0.1, shift_probability=0.0)
     assert (config.method, config.corpus, str(config.out), config.lr, config.steps) == (
         "voco",
         "c",
@@ -39,10 +41,26 @@ def test_voco_flags_keep_their_meaning(runs):
     assert config.batch_size is None and config.optimizer is None  # the method's defaults, filled when resolved
 
 
-def test_pcrlv2_flags_and_the_paper_options_without_tiny(runs):
-    result = CliRunner().invoke(main, ["pretrain", "pcrlv2", "--corpus", "c", "--widths", "16,32,64,128,256"])
+def test_pcrlv2_flags_and_the_default_recipe_without_tiny(runs):
+    arguments = ["pretrain", "pcrlv2", "--corpus", "c", "--widths", "16,32,64,128,256", "--objective", "eq10"]
+    result = CliRunner().invoke(main, [*arguments, "--scale", "2"])
     assert result.exit_code == 0, result.output
-    assert runs[0].model == replace(METHODS["pcrlv2"].paper, widths=(16, 32, 64, 128, 256))
+    expected = replace(METHODS["pcrlv2"].recipe().options, widths=(16, 32, 64, 128, 256), objective="eq10", scale=2)
+    assert runs[0].model == expected
+    resolved = runs[0].resolved()
+    assert (resolved.recipe, resolved.optimizer, resolved.lr, resolved.weight_decay) == ("release", "sgd", 1e-3, 1e-4)
+
+
+def test_recipe_paper_takes_the_paper_options_and_optimisation(runs):
+    result = CliRunner().invoke(main, ["pretrain", "voco", "--corpus", "c", "--recipe", "paper", "--swin-v1"])
+    assert result.exit_code == 0, result.output
+    voco = METHODS["voco"]
+    assert runs[0].model == replace(voco.paper, use_v2=False) and runs[0].recipe == "paper"
+    resolved = runs[0].resolved()
+    assert (resolved.lr, resolved.warmup_steps, resolved.batch_size) == (1e-3, 100, 4)  # the paper's table
+    default = CliRunner().invoke(main, ["pretrain", "voco", "--corpus", "c"])
+    assert default.exit_code == 0 and runs[1].model == voco.recipe().options
+    assert (runs[1].resolved().optimizer, runs[1].resolved().lr) == ("amsgrad", 1e-4)
 
 
 def test_a_flag_of_another_method_is_a_usage_error(runs):
@@ -54,7 +72,7 @@ def test_help_lists_every_method_with_its_defaults():
     listed = CliRunner().invoke(main, ["pretrain", "--help"]).output
     assert all(name in listed for name in METHODS)
     voco = CliRunner().invoke(main, ["pretrain", "voco", "--help"]).output
-    assert "[4x4]" in voco and "[48]" in voco and "[adamw]" in voco
+    assert "[3x3]" in voco and "[48" in voco and "[amsgrad]" in voco and "--recipe" in voco and "[large]" in voco
 
 
 def test_joint2d3d_flags_reach_its_options(runs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ from torch.utils.data import DataLoader
 from corpus.build import build_corpus
 from corpus.sources import discover
 from corpus.spec import BuildSpec
-from ctssl.data import Mixture, RegionDataset, partition
+from ctssl.data import Mixture, RegionDataset, RejectedVolumeWarning, partition
 from ctssl.samplers import SubCropSampler, VoCoSampler
+from ctssl.samplers.base import CropParams
 from tests.conftest import save_nifti
 from tests.corpus.duplicates.conftest import random_scan, rewritten
 from tests.ctssl.conftest import SHAPES
@@ -108,6 +110,50 @@ def test_rejected_draws_are_bounded(small_corpus):
     samples = list(dataset)
     assert len(samples) == len(SHAPES)
     assert all(s["crops"].shape == (8, 6) for s in samples)
+
+
+class RejectsShapes(VoCoSampler):
+    """Rejects every draw in volumes of the given shapes (the content rule of a sampler, made certain)."""
+
+    def __init__(self, shapes: Sequence[tuple[int, int, int]]) -> None:
+        super().__init__(grid=(2, 2), base=(16, 16, 16), random_crops=4)
+        self.shapes, self.draws = set(shapes), Counter[tuple[int, ...]]()
+
+    def make_params(
+        self, rng: np.random.Generator, shape: Sequence[int], body_bbox: Sequence[int] | None
+    ) -> CropParams:
+        self.current = tuple(shape)
+        self.draws[self.current] += 1
+        return super().make_params(rng, shape, body_bbox)
+
+    def accept(self, params: CropParams, region: np.ndarray) -> bool:
+        return self.current not in self.shapes
+
+
+def test_a_volume_rejected_max_draws_times_is_passed_over_and_reported(small_corpus):
+    """Before: the last rejected draw was returned as if accepted. Now the sample comes from the next volume,
+    names the volume passed over, and a warning says so."""
+    url, _ = small_corpus
+    sampler = RejectsShapes([SHAPES[2]])
+    dataset = RegionDataset(url, sampler, seed=4, max_draws=5)
+    with pytest.warns(RejectedVolumeWarning, match="vols-v2: the sampler rejected all 5 draws"):
+        samples = list(dataset)
+    assert sampler.draws[SHAPES[2]] == 5  # every allowed draw was tried
+    assert len(samples) == len(SHAPES)
+    assert "vols-v2" not in [s["volume_id"] for s in samples]
+    replaced = [s for s in samples if s["passed_over"]]
+    assert [s["passed_over"] for s in replaced] == [["vols-v2"]]
+    order = [e.volume_id for e in dataset.entries]
+    assert replaced[0]["volume_id"] == order[(order.index("vols-v2") + 1) % len(order)]
+    batch = dataset.collate(samples)
+    assert batch["passed_over"] == ["vols-v2"]
+
+
+def test_a_corpus_whose_every_volume_is_rejected_stops_with_a_reason(small_corpus):
+    url, _ = small_corpus
+    dataset = RegionDataset(url, RejectsShapes(SHAPES), max_draws=2)
+    with pytest.warns(RejectedVolumeWarning), pytest.raises(ValueError, match=r"No volume .* 2 draws each"):
+        next(iter(dataset))
 
 
 def test_collate_pads_regions_with_air(small_corpus):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import pytest
 import torch
 from monai.networks.nets import BasicUNet, SwinUNETR
 
@@ -11,26 +13,42 @@ from ctssl.export import write_export
 from ctssl.methods import METHODS
 
 
-def _exported(method: str, folder, step: int) -> tuple[torch.nn.Module, dict, dict]:
+def _exported(method: str, folder, step: int, options=None) -> tuple[torch.nn.Module, dict, dict]:
     """(trained model, the weights as a fine-tuning script loads them, encoder.json)."""
     torch.manual_seed(0)
     chosen = METHODS[method]
-    model = chosen.training().build(chosen.tiny)
-    path = write_export(chosen, model, chosen.tiny, folder, step=step)
+    options = options or chosen.recipe().tiny
+    model = chosen.training().build(options)
+    path = write_export(chosen, model, options, folder, step=step)
     return model, torch.load(path, weights_only=True), json.loads((folder / "encoder.json").read_text())
 
 
-def test_voco_export_loads_into_a_fresh_swinunetr_with_every_encoder_key(tmp_path):
-    _, weights, description = _exported("voco", tmp_path, step=7)
+@pytest.mark.parametrize(("use_v2", "keys"), [(True, 145), (False, 137)])
+def test_voco_export_fills_every_encoder_key_of_a_fresh_swinunetr(tmp_path, use_v2, keys):
+    """swinViT.* and the encoder1/2/3/4/10 blocks, pre-trained (145 tensors for v2 and 137 for v1 at every feature
+    size, the count of the released VoCo-B checkpoint); only the decoder and the output layer start fresh."""
+    options = replace(METHODS["voco"].recipe().tiny, use_v2=use_v2)
+    model, weights, description = _exported("voco", tmp_path, step=7, options=options)
     assert description["target"]["class"] == "monai.networks.nets.SwinUNETR" and description["step"] == 7
     fresh = SwinUNETR(out_channels=14, **description["target"]["kwargs"])
     result = fresh.load_state_dict(weights, strict=False)
     assert result.unexpected_keys == []
-    assert not [key for key in result.missing_keys if key.startswith("swinViT.")]
-    assert len(weights) == len([key for key in fresh.state_dict() if key.startswith("swinViT.")])
-    torch.testing.assert_close(
-        fresh.state_dict()["swinViT.patch_embed.proj.weight"], weights["swinViT.patch_embed.proj.weight"]
-    )
+    assert {key.split(".")[0] for key in result.missing_keys} == {
+        "decoder1",
+        "decoder2",
+        "decoder3",
+        "decoder4",
+        "decoder5",
+        "out",
+    }
+    encoder = [key for key in fresh.state_dict() if key.startswith(("swinViT.", "encoder"))]
+    assert sorted(weights) == sorted(encoder) and len(weights) == keys == description["keys"]
+    for key in (
+        "swinViT.patch_embed.proj.weight",
+        "encoder1.layer.conv1.conv.weight",
+        "encoder10.layer.conv2.conv.weight",
+    ):
+        torch.testing.assert_close(fresh.state_dict()[key], model.encoder.state_dict()[key])
     assert fresh(torch.rand(1, 1, 64, 64, 64)).shape == (1, 14, 64, 64, 64)
 
 

@@ -28,13 +28,13 @@ def _config(corpus_url: str, out: Path, method: str = "voco", **changes) -> Trai
         corpus_url,
         out,
         steps=6,
-        batch_size=2,
+        batch_size=METHODS[method].min_batch_size(METHODS[method].recipe().tiny),  # the fastest a CPU test can be
         warmup_steps=2,
         log_every=1,
         checkpoint_every=3,
         workers=0,
         device="cpu",
-        model=METHODS[method].tiny,
+        model=METHODS[method].recipe().tiny,
     )
     return replace(base, **changes)
 
@@ -85,12 +85,12 @@ def test_a_run_refuses_to_overwrite_an_earlier_one_or_resume_with_other_options(
     with pytest.raises(FileExistsError, match="--resume"):
         pretrain(_config(phantom_corpus, tmp_path, steps=2))
     with pytest.raises(ValueError, match="another batch_size"):
-        pretrain(_config(phantom_corpus, tmp_path, steps=2, resume=True, batch_size=1))
+        pretrain(_config(phantom_corpus, tmp_path, steps=2, resume=True, batch_size=2))
     with pytest.raises(ValueError, match="another optimizer_name"):
         pretrain(_config(phantom_corpus, tmp_path, steps=2, resume=True, optimizer="sgd"))
     with pytest.raises(ValueError, match="at step 1 already"):
         pretrain(_config(phantom_corpus, tmp_path, steps=1, resume=True))
-    one_base = replace(METHODS["voco"].tiny, grid=(1, 1))
+    one_base = replace(METHODS["voco"].tiny, grid=(1, 1))  # the paper's head: batch norm over bases apart
     with pytest.raises(ValueError, match="at least 2 per process"):  # 1 x 1 bases: batch norm over one base
         pretrain(_config(phantom_corpus, tmp_path / "one", batch_size=1, model=one_base))
 
@@ -99,18 +99,19 @@ def test_a_resumed_run_takes_the_new_lr_and_steps(phantom_corpus, tmp_path):
     pretrain(_config(phantom_corpus, tmp_path, steps=2, checkpoint_every=2))
     with (tmp_path / "train.jsonl").open("a") as log:
         log.write('{"step": 3, "loss": 0.')  # a line cut short by a crash
-    longer = pretrain(_config(phantom_corpus, tmp_path, steps=4, resume=True, lr=1e-4, warmup_steps=0))
-    # cosine over the new total, from the new peak: step 3 uses lr(2) = 1e-4 * 0.5 * (1 + cos(pi * 2 / 4))
+    longer = pretrain(_config(phantom_corpus, tmp_path, steps=4, resume=True, lr=3e-4, warmup_steps=0))
+    # cosine over the new total, from the new peak: step 3 uses lr(2) = 3e-4 * 0.5 * (1 + cos(pi * 2 / 4))
     assert [r["step"] for r in longer.records] == [3, 4]
-    assert longer.records[0]["lr"] == pytest.approx(1e-4 * 0.5)
+    assert longer.records[0]["lr"] == pytest.approx(3e-4 * 0.5)
     logged = [json.loads(line)["step"] for line in (tmp_path / "train.jsonl").read_text().splitlines()]
     assert logged == [1, 2, 3, 4]
-    assert json.loads((tmp_path / "config.json").read_text())["lr"] == 1e-3  # the first run's options are kept
-    assert json.loads((tmp_path / "config.resumed-at-2.json").read_text())["lr"] == 1e-4
+    first_lr = METHODS["voco"].recipe().optimisation.lr
+    assert json.loads((tmp_path / "config.json").read_text())["lr"] == first_lr  # the first run's options are kept
+    assert json.loads((tmp_path / "config.resumed-at-2.json").read_text())["lr"] == 3e-4
 
 
 def test_a_stream_started_at_step_n_yields_what_a_straight_one_yields_from_step_n(phantom_corpus):
-    dataset = RegionDataset(phantom_corpus, METHODS["voco"].sampler(METHODS["voco"].tiny), seed=3)
+    dataset = RegionDataset(phantom_corpus, METHODS["voco"].sampler(METHODS["voco"].recipe().tiny), seed=3)
 
     def starts(start_batch: int, count: int) -> list[tuple]:
         stream = TrainingStream(dataset, batch_size=2, start_batch=start_batch)
@@ -125,7 +126,7 @@ def test_a_stream_started_at_step_n_yields_what_a_straight_one_yields_from_step_
 
 @pytest.mark.filterwarnings("ignore:This DataLoader will create 4 worker processes")
 def test_more_loader_streams_than_volumes_still_feed_every_batch_and_share_volumes_evenly(phantom_corpus):
-    dataset = RegionDataset(phantom_corpus, METHODS["voco"].sampler(METHODS["voco"].tiny), seed=1)
+    dataset = RegionDataset(phantom_corpus, METHODS["voco"].sampler(METHODS["voco"].recipe().tiny), seed=1)
     assert len(dataset.entries) == 3
     loader = iter(DataLoader(TrainingStream(dataset, batch_size=1), batch_size=None, num_workers=4, timeout=120))
     seen = Counter(next(loader)["volume_id"][0] for _ in range(12))

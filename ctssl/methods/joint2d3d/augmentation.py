@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ctssl.augment import gaussian_kernel
+from ctssl.augment import gaussian_blur
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,8 @@ def _jitter(stacks: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tens
 
 
 def _blur(stack: torch.Tensor, sigma: float) -> torch.Tensor:
-    """In-plane Gaussian blur of every slice of (n, H, W)."""
-    if sigma <= 0:
-        return stack
-    kernel = gaussian_kernel(sigma, stack)
-    radius = kernel.shape[0] // 2
-    slices = stack[:, None]
-    slices = F.conv2d(F.pad(slices, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
-    slices = F.conv2d(F.pad(slices, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))
-    return slices[:, 0]
+    """In-plane Gaussian blur of every slice of (n, H, W), edges extended by reflection."""
+    return gaussian_blur(stack, (sigma, sigma)) if sigma > 0 else stack
 
 
 def _coarser(stack: torch.Tensor, factor: float) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 
 from ctssl.augment import crop_views, window
 from ctssl.methods.joint2d3d.augmentation import augment, draw_augmentation
-from ctssl.methods.joint2d3d.defaults import MASK_RATIO
+from ctssl.methods.joint2d3d.defaults import MASK_RATIO, JointOptions
 
 WINDOW = (-1000.0, 1000.0)  # HU -> [0, 1]: lung, soft tissue and bone keep their contrast
 
@@ -40,11 +40,16 @@ def draw_mask(generator: torch.Generator, volumes: int, slices: int, ratio: floa
 
 
 def joint_inputs(
-    batch: dict[str, Any], device: torch.device, generator: torch.Generator, shared: torch.Generator | None = None
+    batch: dict[str, Any],
+    options: JointOptions,
+    device: torch.device,
+    generator: torch.Generator,
+    shared: torch.Generator | None = None,
 ) -> dict[str, Any]:
     """The model's inputs: augmented views (B, 2, n, 1, V, V) and one mask (B, n) for both views.
 
-    Every draw is this process's own (``generator``); nothing needs ``shared``, the generator all processes share.
+    Every draw is this process's own (``generator``); nothing needs ``shared``, the generator all processes share,
+    nor ``options`` (the paper's augmentation ranges are fixed).
     """
     stacks = slice_stacks(batch, device)
     volumes, _, slices = stacks.shape[:3]

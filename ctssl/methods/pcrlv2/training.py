@@ -1,7 +1,9 @@
-"""PCRLv2's torch side: the model from its options, its inputs (one pyramid scale per step), the export."""
+"""PCRLv2's torch side: the model from its options, its inputs (the step's pyramid scales), the
+deep-supervision weight of each step, the export."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -14,15 +16,22 @@ from ctssl.methods.pcrlv2.views import pcrlv2_inputs
 from ctssl.models.nsunet import NonSkipUNet
 
 
-def _build(options: PCRLv2Options) -> nn.Module:
-    return PCRLv2(options.widths)
-
-
 def _inputs(
-    batch: dict[str, Any], device: torch.device, generator: torch.Generator, shared: torch.Generator
+    batch: dict[str, Any],
+    options: PCRLv2Options,
+    device: torch.device,
+    generator: torch.Generator,
+    shared: torch.Generator,
 ) -> dict[str, Any]:
-    scale = int(torch.randint(0, NonSkipUNet.SCALES, (1,), generator=shared))  # the same scale on every rank
-    return pcrlv2_inputs(batch, device, generator, scale)
+    # One scale for C(g1, g2), one for each C(g_m, l_i): the same on every rank, so every rank trains the same heads.
+    scales = torch.randint(0, NonSkipUNet.SCALES, (1 + 2 * options.local_views,), generator=shared).tolist()
+    return pcrlv2_inputs(batch, device, generator, scales)
+
+
+def fade_deep_supervision(model: nn.Module, step: int, steps: int) -> dict[str, Any]:
+    """beta = (1 + cos(pi step / steps)) / 2, the forward's ``deep_supervision_weight``: from 1 at the first step
+    towards 0 at the last (the release's 0.5 (1 + cos(pi epoch / 240)) over its 240 epochs)."""
+    return {"deep_supervision_weight": 0.5 * (1.0 + math.cos(math.pi * step / steps))}
 
 
 def _export(model: nn.Module, options: PCRLv2Options) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -44,4 +53,10 @@ def _export(model: nn.Module, options: PCRLv2Options) -> tuple[dict[str, torch.T
 
 
 # Heads of the scales not drawn in a step get no gradient.
-TRAINING = Training(build=_build, inputs=_inputs, export=_export, find_unused_parameters=True)
+TRAINING = Training(
+    build=PCRLv2,
+    inputs=_inputs,
+    export=_export,
+    before_forward=fade_deep_supervision,
+    find_unused_parameters=True,
+)

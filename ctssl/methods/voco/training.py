@@ -1,4 +1,4 @@
-"""VoCo's torch side: the model from its options, its inputs, the EMA teacher after each step, the export."""
+"""VoCo's torch side: the model from its options, its inputs, the EMA teacher before each step, the export."""
 
 from __future__ import annotations
 
@@ -14,20 +14,22 @@ from ctssl.methods.voco.views import voco_inputs
 
 
 def _inputs(
-    batch: dict[str, Any], device: torch.device, generator: torch.Generator, shared: torch.Generator
+    batch: dict[str, Any], options: VoCoOptions, device: torch.device, generator: torch.Generator, _: torch.Generator
 ) -> dict[str, Any]:
-    return voco_inputs(batch, device, generator)
+    return voco_inputs(batch, options, device, generator)
 
 
-def _update_teacher(model: nn.Module) -> None:
+def update_teacher(model: nn.Module, step: int, steps: int) -> dict[str, Any]:
+    """The EMA teacher projector follows the student before every forward (no extra forward arguments)."""
     assert isinstance(model, VoCo)
     model.update_teacher()
+    return {}
 
 
 def _export(model: nn.Module, options: VoCoOptions) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``swinViT.*`` keys of MONAI's SwinUNETR."""
+    """Every encoder key of MONAI's SwinUNETR: ``swinViT.*`` and ``encoder1/2/3/4/10.*``."""
     assert isinstance(model, VoCo)
-    weights = {f"swinViT.{key}": value.detach().cpu() for key, value in model.encoder.state_dict().items()}
+    weights = {key: value.detach().cpu() for key, value in model.encoder.state_dict().items()}
     target = {
         "class": "monai.networks.nets.SwinUNETR",
         "kwargs": {
@@ -36,9 +38,9 @@ def _export(model: nn.Module, options: VoCoOptions) -> tuple[dict[str, torch.Ten
             "use_v2": options.use_v2,
             "window_size": options.window_size,
         },
-        "load": "model.load_state_dict(torch.load(path), strict=False)  # every swinViT.* key",
+        "load": "model.load_state_dict(torch.load(path), strict=False)  # the whole encoder; decoder and out are new",
     }
     return weights, target
 
 
-TRAINING = Training(build=VoCo, inputs=_inputs, export=_export, after_step=_update_teacher)
+TRAINING = Training(build=VoCo, inputs=_inputs, export=_export, before_forward=update_teacher)

@@ -117,8 +117,8 @@ def test_the_mask_covers_exactly_a_tenth_of_the_slices_rounded_up():
 
 def test_inputs_are_reproducible_from_the_generator():
     batch = _batch(_depth_volume(), "axial", slices=8, region=40, view=16, crop_scale=(0.14, 1.0))
-    first = joint_inputs(batch, torch.device("cpu"), torch.Generator().manual_seed(5))
-    again = joint_inputs(batch, torch.device("cpu"), torch.Generator().manual_seed(5))
+    first = joint_inputs(batch, joint2d3d.TINY, torch.device("cpu"), torch.Generator().manual_seed(5))
+    again = joint_inputs(batch, joint2d3d.TINY, torch.device("cpu"), torch.Generator().manual_seed(5))
     assert tuple(first["views"].shape) == (2, 2, 8, 1, 16, 16) and tuple(first["mask"].shape) == (2, 8)
     assert all(torch.equal(first[key], again[key]) for key in first)
 
