@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import zarr
 
 from corpus.errors import SKIP_REASONS, CorpusError, InputError, Reason, one_line
 from corpus.identity import describe_input
 from corpus.preprocess.fingerprint import content_fingerprint
 from corpus.preprocess.intensity import hu_percentiles
+from corpus.preprocess.labels import label_counts, labels_on_grid
 from corpus.preprocess.normalize import Normalized, normalize
 from corpus.preprocess.qc import assess
 from corpus.readers import read_volume
@@ -26,7 +28,7 @@ from corpus.readers.dicom import read_dicom_series
 from corpus.readers.volume import Volume
 from corpus.sources import InputItem
 from corpus.spec import BuildSpec
-from corpus.store.arrays import StoredArray, write_volume
+from corpus.store.arrays import StoredArray, write_labels, write_volume
 from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, new_row
 from corpus.store.storage_layout import StorageLayout
 from corpus.store.thumbnails import thumbnails
@@ -58,10 +60,14 @@ def ingest_input(
         volume = _read(item, spec)
         row.update(_input_facts(volume))
         normalized = normalize(volume, spec)
+        labels = _labels(item, volume, normalized)
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()
         stored = _write(group, item.volume_id, normalized, spec, layout)
         row.update(_stored_facts(shard, stored, normalized))
+        if labels is not None:
+            write_labels(group, item.volume_id, labels, dict(item.label_names), layout)
+            row.update(_label_facts(labels))
         done.thumbnails = thumbnails(normalized.array, normalized.grid.spacing)
     except CorpusError as error:
         status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
@@ -98,6 +104,22 @@ def _check_unchanged(item: InputItem, when: str) -> None:
         )
 
 
+def _labels(item: InputItem, volume: Volume, normalized: Normalized) -> np.ndarray | None:
+    """The item's label map on the stored grid (None without one); read errors name the label file."""
+    if item.labels is None:
+        return None
+    try:
+        label_volume = read_volume(item.labels)
+    except CorpusError as error:
+        raise InputError(f"Label map {item.labels.name}: {one_line(error)}", Reason.BAD_LABELS) from error
+    return labels_on_grid(label_volume, volume, normalized.grid)
+
+
+def _label_facts(labels: np.ndarray) -> dict[str, Any]:
+    values, counts = label_counts(labels)
+    return {"has_labels": True, "label_set": values, "label_voxels": counts}
+
+
 def _write(
     group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec, layout: StorageLayout
 ) -> StoredArray:
@@ -126,6 +148,7 @@ def base_row(item: InputItem, spec: BuildSpec) -> dict[str, Any]:
         input_path=item.relpath,
         input_bytes=file_size(item),
         spec_hash=spec.hash(),
+        has_labels=False,
     )
 
 

@@ -11,6 +11,7 @@ LOGS = "logs"
 WORK = "_work"  # the build lock and the journals of shards in progress
 LOCK = "lock"
 ARRAY_NAME = "0"  # the array inside each volume's group: shards/shard-NNNNN.zarr/<volume_id>/0
+LABELS = "labels"  # a volume's label map, same grid: shards/shard-NNNNN.zarr/<volume_id>/labels/0
 _SHARD_FOLDER_SUFFIX = ".zarr"
 _JOURNAL_ENTRY_SUFFIX = ".json"
 
