@@ -40,8 +40,9 @@ def labelled_corpus(tmp_path_factory: pytest.TempPathFactory) -> str:
         save_nifti(root / "labelsTr" / f"case{case}.nii.gz", phantom_labels(affine, shape), affine)
     (root / "labelsTr" / "labels.json").write_text(json.dumps({"labels": {str(k): v for k, v in ORGANS.items()}}))
     out = root / "corpus"
-    code, output = run("build", str(root / "imagesTr"), "--out", str(out), "--labels", str(root / "labelsTr"),
-                       "--spacing", "6")
+    code, output = run(
+        "build", str(root / "imagesTr"), "--out", str(out), "--labels", str(root / "labelsTr"), "--spacing", "6"
+    )
     assert code == 0, output
     return str(out)
 
