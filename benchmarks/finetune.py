@@ -14,7 +14,7 @@ Runs everything through the `corpus` command as a user would:
 
 Sizes: ``gpu`` = the method's full model (VoCo SwinUNETR fs 48 or PCRLv2
 BasicUNet 32..512), 96³ crops, 2000 pre-training and 1000 fine-tuning steps;
-``cpu`` = `--tiny` models, 64x64x32 crops, 30 pre-training and 80 fine-tuning steps.
+``cpu`` = `--tiny` models, 64x64x32 crops, 30 pre-training and 40 fine-tuning steps.
 """
 
 from __future__ import annotations
@@ -38,20 +38,8 @@ SIZES = {
     "cpu": {
         "pretrain": ["--tiny", "--steps", "30", "--batch-size", "2", "--workers", "0"],
         "finetune": [
-            "--steps",
-            "80",
-            "--val-every",
-            "40",
-            "--crop",
-            "64,64,32",
-            "--batch-size",
-            "2",
-            "--warmup-steps",
-            "10",
-            "--lr",
-            "1e-3",
-            "--sw-batch-size",
-            "2",
+            *("--steps", "40", "--val-every", "40", "--overlap", "0.25", "--log-every", "5", "--crop", "64,64,32"),
+            *("--batch-size", "2", "--warmup-steps", "10", "--lr", "1e-3", "--sw-batch-size", "2"),
         ],
     },
 }

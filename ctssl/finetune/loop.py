@@ -114,7 +114,7 @@ def _target(config: FinetuneConfig) -> dict[str, Any]:
 def _load(model: nn.Module, weights: Path | None) -> LoadReport | None:
     if weights is None:
         return None
-    return load_weights(model, checkpoint.load(weights))
+    return load_weights(model, torch.load(weights, map_location="cpu", weights_only=True))  # tensors only
 
 
 def _batch(
