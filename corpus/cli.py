@@ -72,6 +72,12 @@ def main() -> None:
     type=click.IntRange(min=1),
     help="Volumes per shard at most.",
 )
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of label maps to store beside their images (same names; BTCV label0001 for img0001; "
+    "names from dataset.json or labels.json).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be built, build nothing.")
 def build(
     inputs: tuple[Path, ...],
@@ -84,6 +90,7 @@ def build(
     scheduler: str | None,
     threads: int | None,
     volumes_per_shard: int,
+    labels: Path | None,
     dry_run: bool,
 ) -> None:
     """Ingest NIfTI, MetaImage and DICOM files and folders INPUTS into the corpus at --out.
@@ -98,7 +105,7 @@ def build(
         spec = BuildSpec(spacing=parse_spacing(spacing), clip=parse_clip(clip))
         selection = DicomSelection(modalities=tuple(modalities.split(",")))
         named = [parse_source(text) for text in sources]
-        items = discover(list(inputs), named, selection, progress=sys.stderr.isatty())
+        items = discover(list(inputs), named, selection, progress=sys.stderr.isatty(), labels=labels)
     except SpecError as error:
         raise click.UsageError(str(error)) from error
     if not items:

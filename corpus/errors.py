@@ -32,6 +32,9 @@ class Reason(StrEnum):
     WRITE_FAILED = "write_failed"
     CHANGED_DURING_BUILD = "changed_during_build"
     INTERNAL_ERROR = "internal_error"
+    # label maps paired with an image
+    LABEL_GEOMETRY = "label_geometry"
+    BAD_LABELS = "bad_labels"
     # DICOM series
     NO_PIXEL_DATA = "no_pixel_data"
     NOT_A_VOLUME = "not_a_volume"

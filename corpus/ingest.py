@@ -14,12 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import zarr
 
 from corpus.errors import SKIP_REASONS, CorpusError, InputError, Reason, one_line
 from corpus.identity import describe_input
 from corpus.preprocess.fingerprint import content_fingerprint
 from corpus.preprocess.intensity import hu_percentiles
+from corpus.preprocess.labels import label_counts, labels_on_grid
 from corpus.preprocess.normalize import Normalized, normalize
 from corpus.preprocess.qc import assess
 from corpus.readers import read_volume
@@ -27,7 +29,7 @@ from corpus.readers.dicom import read_dicom_series
 from corpus.readers.volume import Volume, check_slices
 from corpus.sources import InputItem
 from corpus.spec import BuildSpec, DicomSelection
-from corpus.store.arrays import StoredArray, write_volume
+from corpus.store.arrays import StoredArray, write_labels, write_volume
 from corpus.store.manifest import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, new_row
 from corpus.store.storage_layout import StorageLayout
 from corpus.store.thumbnails import thumbnails
@@ -64,10 +66,14 @@ def ingest_input(
         normalized = normalize(volume, spec, threads)  # a gzipped NIfTI still decodes meanwhile
         volume.complete()
         _check_unchanged(item, "while it was read")
+        labels = _labels(item, volume, normalized)
         del volume  # the input array can be large: free it before writing
         shard, group = open_shard()
         stored, quality, done.thumbnails = _store(group, item.volume_id, normalized, spec, layout, threads)
         row.update(_stored_facts(shard, stored, normalized), **quality)
+        if labels is not None:
+            write_labels(group, item.volume_id, labels, dict(item.label_names), layout)
+            row.update(_label_facts(labels))
     except CorpusError as error:
         status = STATUS_SKIPPED if error.reason in SKIP_REASONS else STATUS_FAILED
         row.update(status=status, reason=error.reason.value, message=_scrub(one_line(error), item))
@@ -118,6 +124,22 @@ def _store(
         return writing.result(), quality, pictures
 
 
+def _labels(item: InputItem, volume: Volume, normalized: Normalized) -> np.ndarray | None:
+    """The item's label map on the stored grid (None without one); read errors name the label file."""
+    if item.labels is None:
+        return None
+    try:
+        label_volume = read_volume(item.labels)
+    except CorpusError as error:
+        raise InputError(f"Label map {item.labels.name}: {one_line(error)}", Reason.BAD_LABELS) from error
+    return labels_on_grid(label_volume, volume, normalized.grid)
+
+
+def _label_facts(labels: np.ndarray) -> dict[str, Any]:
+    values, counts = label_counts(labels)
+    return {"has_labels": True, "label_set": values, "label_voxels": counts}
+
+
 def _write(
     group: zarr.Group, volume_id: str, normalized: Normalized, spec: BuildSpec, layout: StorageLayout
 ) -> StoredArray:
@@ -146,6 +168,7 @@ def base_row(item: InputItem, spec: BuildSpec) -> dict[str, Any]:
         input_path=item.relpath,
         input_bytes=file_size(item),
         spec_hash=spec.hash(),
+        has_labels=False,
     )
 
 

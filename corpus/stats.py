@@ -48,6 +48,30 @@ def audit(opened: Corpus) -> dict[str, Any]:
         "total": _group(columns, np.ones(len(columns["source"]), dtype=bool)),
         "sources": {name: _group(columns, columns["source"] == name) for name in sources},
         "qc": {**_quality(columns), **_groups(stored(opened.manifest))},
+        "labels": label_totals(opened),
+    }
+
+
+def label_totals(opened: Corpus) -> dict[str, dict[str, Any]]:
+    """Per label value: its name(s), the labelled volumes holding it, stored voxels and millilitres.
+
+    Counts come from the manifest; names from the label maps' attributes
+    (one small read per labelled volume).
+    """
+    rows = opened.stored().select(["volume_id", "has_labels", "label_set", "label_voxels", "spacing"]).to_pylist()
+    totals: dict[int, dict[str, Any]] = {}
+    for row in (r for r in rows if r["has_labels"]):
+        names = opened.label_names(row["volume_id"])
+        millilitres_per_voxel = float(np.prod(row["spacing"])) / 1000.0
+        for value, voxels in zip(row["label_set"], row["label_voxels"], strict=True):
+            total = totals.setdefault(value, {"names": set(), "volumes": 0, "voxels": 0, "ml": 0.0})
+            total["names"].add(names.get(value, ""))
+            total["volumes"] += 1
+            total["voxels"] += voxels
+            total["ml"] += voxels * millilitres_per_voxel
+    return {
+        str(value): {**total, "names": sorted(n for n in total["names"] if n), "ml": round(total["ml"], 3)}
+        for value, total in sorted(totals.items())
     }
 
 
@@ -157,6 +181,7 @@ def format_text(report: dict[str, Any], limit: int = 10) -> str:
             lines.append(f"  {name[:26]:<26} {_distribution_line(group)}")
     lines += _acquisition_lines(report["total"]["acquisition"], limit)
     lines += _quality_lines(report["qc"], limit)
+    lines += _label_lines(report["labels"])
     return "\n".join(lines)
 
 
@@ -166,6 +191,20 @@ def _acquisition_lines(acquisition: dict[str, dict[str, int]], limit: int) -> li
         shown = ", ".join(f"{value} {count}" for value, count in list(counts.items())[:limit])
         more = f" (+{len(counts) - limit} more)" if len(counts) > limit else ""
         lines.append(f"  {name:<22}{shown}{more}")
+    return lines
+
+
+def _label_lines(labels: dict[str, dict[str, Any]]) -> list[str]:
+    if not labels:
+        return []
+    lines = [
+        "",
+        "labels (stored voxels over all labelled volumes):",
+        f"  {'value':>5}  {'name':<24}{'volumes':>8}{'voxels':>12}{'mL':>11}",
+    ]
+    for value, total in labels.items():
+        name = "/".join(total["names"]) or "-"
+        lines.append(f"  {value:>5}  {name[:23]:<24}{total['volumes']:>8}{total['voxels']:>12}{total['ml']:>11.1f}")
     return lines
 
 

@@ -1,4 +1,4 @@
-"""`corpus pretrain METHOD` and `corpus export`, added to the `corpus` command through the
+"""`corpus pretrain METHOD`, `corpus export` and `corpus finetune`, added to the `corpus` command through the
 ``corpus.commands`` entry point (corpus itself never imports ctssl). No torch until a command runs.
 
 Each method (ctssl.methods.METHODS) is a subcommand of `pretrain`: the options
@@ -18,6 +18,7 @@ import click
 
 from corpus.errors import EXIT_FATAL
 from ctssl.config import MAX_WORKERS, OPTIMIZERS, TrainConfig, default_workers
+from ctssl.finetune.config import MODELS, FinetuneConfig
 from ctssl.methods import METHODS, Method
 
 TRAIN_EXTRA = "pip install 'ct-corpus[train]'"
@@ -188,3 +189,106 @@ def resume_command(argv: list[str]) -> str:
 
 for _method in METHODS.values():
     pretrain.add_command(_method_command(_method))
+
+
+def _triple(text: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in text.split(",")]
+    if len(parts) == 1:
+        parts *= 3
+    if len(parts) != 3:
+        raise click.BadParameter(f"expected one size or x,y,z, got {text!r}")
+    return parts[0], parts[1], parts[2]
+
+
+_FT = FinetuneConfig(corpus="", out=Path())
+
+
+@click.command("finetune")
+@click.argument("seg_corpus", required=False)
+@click.option(
+    "--weights", help="encoder.pt of an export (VoCo -> SwinUNETR, PCRLv2 -> BasicUNet), or 'none' (scratch)."
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Run folder: metrics.json, train.jsonl, checkpoints.")
+@click.option(
+    "--compare", nargs=2, type=click.Path(exists=True, path_type=Path), help="Print runs A and B side by side."
+)
+@click.option("--model", default=_FT.model, show_default=True, type=click.Choice(MODELS), help="Scratch only.")
+@click.option(
+    "--architecture",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Scratch only: the architecture of this encoder.json (a fair baseline for an export).",
+)
+@click.option("--tiny", is_flag=True, help="Scratch only: the CPU-sized architecture of `pretrain --tiny`.")
+@click.option("--classes", help="Label values to learn, comma-separated (default: every value in the train volumes).")
+@click.option("--crop", default=",".join(map(str, _FT.crop)), show_default=True, help="Crop size, voxels (x,y,z).")
+@click.option("--steps", default=_FT.steps, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=_FT.batch_size,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Crops per step per process.",
+)
+@click.option("--pos", "positive", default=_FT.positive, show_default=True, type=click.FloatRange(min=0))
+@click.option("--neg", "negative", default=_FT.negative, show_default=True, type=click.FloatRange(min=0))
+@click.option("--lr", default=_FT.lr, show_default=True, type=float)
+@click.option("--weight-decay", default=_FT.weight_decay, show_default=True, type=float)
+@click.option("--warmup-steps", default=_FT.warmup_steps, show_default=True, type=click.IntRange(min=0))
+@click.option("--grad-clip", default=_FT.grad_clip, show_default=True, type=click.FloatRange(min=0))
+@click.option("--val-every", default=_FT.val_every, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--val-volume", "val_volumes", multiple=True, help="Hold out this volume (default: split val, else the last)."
+)
+@click.option("--overlap", default=_FT.overlap, show_default=True, type=click.FloatRange(0, 1, max_open=True))
+@click.option("--sw-batch-size", default=_FT.sw_batch_size, show_default=True, type=click.IntRange(min=1))
+@click.option("--checkpoint-every", default=_FT.checkpoint_every, show_default=True, type=click.IntRange(min=1))
+@click.option("--log-every", default=_FT.log_every, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=_FT.seed, show_default=True, type=int)
+@click.option("--device", default=_FT.device, show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--precision", default=_FT.precision, show_default=True, type=click.Choice(["auto", "bf16", "fp32"]))
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+def finetune(
+    seg_corpus: str | None,
+    weights: str | None,
+    out: Path | None,
+    compare: tuple[Path, Path] | None,
+    classes: str | None,
+    crop: str,
+    **values: Any,
+) -> None:
+    """Fine-tune a segmentation model on the labelled volumes of SEG_CORPUS and report per-class Dice.
+
+    Defaults follow the released SwinUNETR/VoCo BTCV recipe (see README). `--compare A B` prints two runs.
+    """
+    if compare:
+        from ctssl.finetune.compare import format_comparison
+
+        try:
+            click.echo(format_comparison(*compare))
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+        return
+    if seg_corpus is None or weights is None or out is None:
+        raise click.UsageError("give SEG_CORPUS, --weights (encoder.pt or none) and --out, or --compare A B")
+    try:
+        config = FinetuneConfig(
+            corpus=seg_corpus,
+            out=out,
+            weights=None if weights == "none" else Path(weights),
+            classes=tuple(int(v) for v in classes.split(",")) if classes else (),
+            crop=_triple(crop),
+            val_volumes=tuple(values.pop("val_volumes")),
+            **values,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        from ctssl.finetune.loop import finetune as run_finetuning
+    except ImportError as error:
+        raise click.UsageError(f"fine-tuning needs torch and monai: {TRAIN_EXTRA} ({error})") from None
+    try:
+        result = run_finetuning(config)
+    except (ValueError, OSError, FloatingPointError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FATAL)
+    click.echo(f"metrics: {result.path}")

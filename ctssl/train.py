@@ -175,7 +175,7 @@ def _step(
     terms["loss"].backward()
     if training.after_backward is not None:
         training.after_backward(model, step, config.steps)
-    grad_norm = _clip(model, config.grad_clip)  # gradients are averaged over ranks: the same norm everywhere
+    grad_norm = clip_gradients(model, config.grad_clip)  # gradients are averaged over ranks: the same norm everywhere
     _check_finite(float(terms["loss"].detach()), grad_norm, step + 1, config, context)
     optimizer.step()
     return terms, grad_norm, lr
@@ -251,7 +251,11 @@ def _batches(config: TrainConfig, method: Method[Any], context: distributed.Cont
 
 
 def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    precision = config.precision
+    return precision_context(config.precision, device)
+
+
+def precision_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast or nothing, as ``--precision`` says (auto: bf16 on CUDA, fp32 on the CPU)."""
     if precision == "auto":
         precision = "bf16" if device.type == "cuda" else "fp32"
     if precision == "fp32":
@@ -264,7 +268,7 @@ def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractC
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def _clip(model: nn.Module, max_norm: float | None) -> float:
+def clip_gradients(model: nn.Module, max_norm: float | None) -> float:
     """Clip the global gradient norm when max_norm > 0; return the norm before clipping."""
     parameters = [p for p in model.parameters() if p.grad is not None]
     if not parameters:

@@ -41,6 +41,8 @@ class InputItem:
     skip: tuple[Reason, str] | None = None  # a verdict from the headers (skipped or failed by its reason): never read
     id_path: str | None = None  # what names the volume when a recipe says so (else relpath)
     stamp: tuple[int, int] | None = None  # (bytes, newest mtime in ns) of its files when discovered
+    labels: Path | None = None  # its label map, on the image's own grid (corpus.sources.labels)
+    label_names: tuple[tuple[int, str], ...] = ()  # (value, name) pairs
 
     def current_stamp(self) -> tuple[int, int] | None:
         """(bytes, newest mtime) of the input's files now; None when one is gone or unreadable."""
@@ -53,7 +55,9 @@ class InputItem:
     @property
     def files(self) -> tuple[Path, ...]:
         """Every file this input reads (a DICOM stack's slices, once each)."""
-        return tuple(dict.fromkeys(h.path for h in self.slices)) if self.slices else (self.path,)
+        if self.slices:
+            return tuple(dict.fromkeys(h.path for h in self.slices))
+        return (self.path, self.labels) if self.labels else (self.path,)
 
     @property
     def volume_id(self) -> str:
@@ -82,13 +86,15 @@ def discover(
     sources: list[tuple[str, Path]],
     selection: DicomSelection | None = None,
     progress: bool = False,
+    labels: Path | None = None,
 ) -> list[InputItem]:
     """Files named directly, and every image file and DICOM stack under the folders given.
 
     A plain folder becomes a source named after the folder; a plain file
     belongs to a source named after its parent folder. Files named directly
     are always attempted (an unknown type becomes a failed row); inside
-    folders, files that are neither images nor DICOM are ignored.
+    folders, files that are neither images nor DICOM are ignored. Label maps
+    are paired from ``labels`` (every input) or a recipe's ``labels`` folder.
     """
     selection = selection or DicomSelection()
     named = [(name, root) for name, root in sources]
@@ -99,9 +105,18 @@ def discover(
     for name, root in named:
         if not root.exists() and not root.is_symlink():
             raise SpecError(f"Input {str(root)!r} does not exist; give files or folders of NIfTI, MetaImage or DICOM")
-        found = _walk(name, root, selection, progress, recipes.get(name))
+        found = _with_labels(_walk(name, root, selection, progress, recipes.get(name)), root, recipes.get(name), labels)
         items.update(((item.source, item.relpath), replace(item, stamp=item.current_stamp())) for item in found)
     return list(items.values())
+
+
+def _with_labels(items: list[InputItem], root: Path, recipe: Recipe | None, labels: Path | None) -> list[InputItem]:
+    from corpus.sources.labels import pair_labels  # it builds on InputItem
+
+    if labels is not None:
+        return pair_labels(items, labels)
+    folders = [root / folder for folder in recipe.labels if (root / folder).is_dir()] if recipe else []
+    return pair_labels(items, folders[0]) if folders else items
 
 
 def _check_source_names(named: list[tuple[str, Path]]) -> None:

@@ -21,7 +21,7 @@ from corpus.readers import image_suffix
 RECIPES_ENV = "CORPUS_RECIPES"
 ID_RULES = ("path", "stem", "parent")
 UNLISTED_SPLIT = "other"  # in a collection with split lists, volumes on none of them
-_FIELDS = {"name", "description", "include", "exclude", "id", "format", "modality", "splits"}
+_FIELDS = {"name", "description", "include", "exclude", "id", "format", "modality", "splits", "labels"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Recipe:
     format: str | None = None  # "dicom": only DICOM stacks; None: images and DICOM
     modality: str = "CT"
     splits: dict[str, str] = field(default_factory=dict)  # key (per `id`) -> split
+    labels: tuple[str, ...] = ()  # folders of label maps relative to the root, the first present used
 
     def accepts(self, relpath: str) -> bool:
         """Whether a file (path relative to the root, '/'-separated) belongs to the collection."""
@@ -87,6 +88,7 @@ def load_recipe(path: Path) -> Recipe:
         format=data.get("format"),
         modality=data.get("modality", "CT"),
         splits=splits,
+        labels=_as_tuple(data.get("labels", [])),
     )
 
 
@@ -100,3 +102,7 @@ def load_splits(path: Path) -> dict[str, str]:
                 if mapping.setdefault(str(key), split) != split:
                     raise SpecError(f"Split file {path}: {key!r} is in both {mapping[str(key)]!r} and {split!r}")
     return mapping
+
+
+def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -20,7 +20,7 @@ from zarr.abc.store import Store
 
 from corpus.preprocess.grid import Grid
 from corpus.spec import BuildSpec
-from corpus.store.layout import ARRAY_NAME, SHARDS
+from corpus.store.layout import ARRAY_NAME, LABELS, SHARDS
 from corpus.store.location import Location
 from corpus.store.storage_layout import StorageLayout
 
@@ -67,6 +67,27 @@ def write_volume(
     )
     stored[...] = array
     return StoredArray(f"{volume_id}/{ARRAY_NAME}", int(stored.nbytes_stored()), checksum(array))
+
+
+def write_labels(
+    shard: zarr.Group, volume_id: str, labels: np.ndarray, names: dict[int, str], layout: StorageLayout
+) -> str:
+    """Write a label map (uint8/uint16, the image's grid) beside its image; its path inside the shard."""
+    group = shard.require_group(volume_id).create_group(LABELS, overwrite=True)
+    chunks = layout.chunks_for(labels.shape)
+    stored = group.create_array(
+        ARRAY_NAME,
+        shape=labels.shape,
+        chunks=chunks,
+        shards=tuple(-(-n // c) * c for c, n in zip(chunks, labels.shape, strict=True)),
+        dtype=labels.dtype,
+        compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=layout.zstd_level, shuffle="bitshuffle"),
+        fill_value=0,
+        attributes={"volume_id": volume_id, "label_names": {str(v): n for v, n in sorted(names.items())}},
+        overwrite=True,
+    )
+    stored[...] = labels
+    return f"{volume_id}/{LABELS}/{ARRAY_NAME}"
 
 
 def checksum(array: np.ndarray) -> str:

@@ -12,6 +12,7 @@ WORK = "_work"  # the build lock, the generation record and the journals of shar
 LOCK = "lock"
 ARRAY_NAME = "0"  # the array inside each volume's group: shards/shard-NNNNN.zarr/<volume_id>/0
 FENCE = "fence.json"  # under _work/: the last build generation and the shards it may still commit
+LABELS = "labels"  # a volume's label map, same grid: shards/shard-NNNNN.zarr/<volume_id>/labels/0
 _SHARD_FOLDER_SUFFIX = ".zarr"
 _JOURNAL_ENTRY_SUFFIX = ".json"
 

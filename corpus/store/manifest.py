@@ -57,6 +57,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("subject_key", pa.string(), "salted hash of the patient (DICOM), never the identifier"),
     Column("series_key", pa.string(), "salted hash of the series (or of the file)"),
     Column("seconds", pa.float64(), "time spent on the input"),
+    Column("has_labels", pa.bool_(), "a label map is stored beside the image (<volume_id>/labels/0)"),
+    Column("label_set", pa.list_(pa.int32()), "label values present in the stored label map, background 0 excluded"),
+    Column("label_voxels", pa.list_(pa.int64()), "stored voxels of each label in label_set, in its order"),
 )
 SCHEMA = pa.schema([(column.name, column.type) for column in COLUMNS])
 QC_FLAGS = tuple(column.name for column in COLUMNS if column.flag)

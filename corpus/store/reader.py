@@ -11,7 +11,7 @@ import zarr
 
 from corpus.errors import CorpusError
 from corpus.spec import BuildSpec
-from corpus.store.layout import SHARDS, folder_of_shard
+from corpus.store.layout import ARRAY_NAME, LABELS, SHARDS, folder_of_shard
 from corpus.store.location import Location
 from corpus.store.manifest import read_manifest, stored
 from corpus.store.meta import read_meta
@@ -60,25 +60,57 @@ class Corpus:
         self._arrays[volume_id] = zarr.open_array(store, path=path, mode="r")
         return self._arrays[volume_id]
 
+    def has_labels(self, volume_id: str) -> bool:
+        return volume_id in self._labelled
+
+    @cached_property
+    def _labelled(self) -> frozenset[str]:
+        columns = self.stored().select(["volume_id", "has_labels"]).to_pydict()
+        return frozenset(v for v, has in zip(columns["volume_id"], columns["has_labels"], strict=True) if has)
+
+    def label_array(self, volume_id: str) -> zarr.Array:
+        """The label map stored beside a volume (uint8/uint16, the volume's grid)."""
+        if not self.has_labels(volume_id):
+            raise CorpusError(f"Volume {volume_id!r} has no label map; see the manifest's has_labels")
+        key = f"{volume_id}/{LABELS}"
+        if key not in self._arrays:
+            shard, _ = self._stored[volume_id]
+            store = self.location.zarr_store(SHARDS, folder_of_shard(shard), read_only=True)
+            self._arrays[key] = zarr.open_array(store, path=f"{key}/{ARRAY_NAME}", mode="r")
+        return self._arrays[key]
+
+    def label_names(self, volume_id: str) -> dict[int, str]:
+        """Label value -> name, as the build's label names said (empty when none were given)."""
+        names = self.label_array(volume_id).attrs.get("label_names", {})
+        assert isinstance(names, dict), "label_names is written as a mapping"
+        return {int(value): str(name) for value, name in names.items()}
+
+    def read_labels(self, volume_id: str, region: Region | None = None) -> np.ndarray:
+        """Labels of a volume, cut like :meth:`read`; outside the volume is background (0)."""
+        return _cut(self.label_array(volume_id), region, 0)
+
     def read(self, volume_id: str, region: Region | None = None) -> np.ndarray:
         """Voxels of a volume; ``region`` = ((x0, x1), (y0, y1), (z0, z1)) voxel bounds.
 
         Bounds may leave the volume: the part outside is filled with air (the
         low clip value), so a crop box always gets the shape it asked for.
         """
-        stored = self.array(volume_id)
-        if region is None:
-            return np.asarray(stored[...])
-        bounds = parse_region(region)
-        inside = [(max(start, 0), min(stop, size)) for (start, stop), size in zip(bounds, stored.shape, strict=True)]
-        if inside == bounds:  # the common case: no padding, no second copy
-            return np.asarray(stored[tuple(slice(lo, hi) for lo, hi in bounds)])
-        out = np.full([stop - start for start, stop in bounds], self.spec.fill_value, dtype=np.int16)
-        if all(lo < hi for lo, hi in inside):
-            source = tuple(slice(lo, hi) for lo, hi in inside)
-            target = tuple(slice(lo - start, hi - start) for (lo, hi), (start, _) in zip(inside, bounds, strict=True))
-            out[target] = stored[source]
-        return out
+        return _cut(self.array(volume_id), region, self.spec.fill_value)
+
+
+def _cut(stored: zarr.Array, region: Region | None, fill: int) -> np.ndarray:
+    if region is None:
+        return np.asarray(stored[...])
+    bounds = parse_region(region)
+    inside = [(max(start, 0), min(stop, size)) for (start, stop), size in zip(bounds, stored.shape, strict=True)]
+    if inside == bounds:  # the common case: no padding, no second copy
+        return np.asarray(stored[tuple(slice(lo, hi) for lo, hi in bounds)])
+    out = np.full([stop - start for start, stop in bounds], fill, dtype=stored.dtype)
+    if all(lo < hi for lo, hi in inside):
+        source = tuple(slice(lo, hi) for lo, hi in inside)
+        target = tuple(slice(lo - start, hi - start) for (lo, hi), (start, _) in zip(inside, bounds, strict=True))
+        out[target] = stored[source]
+    return out
 
 
 def parse_region(region: Region) -> list[tuple[int, int]]:

@@ -71,7 +71,7 @@ def test_real_data_outcomes_show_up_in_the_audit(audited):
 
 def test_json_keys_are_stable(audited):
     _, report = audited
-    assert set(report) == {"corpus", "total", "sources", "qc"}
+    assert set(report) == {"corpus", "total", "sources", "qc", "labels"}
     assert set(report["qc"]) == {
         "suspect_non_ct",
         "suspect_orientation",
