@@ -81,14 +81,7 @@ def test_a_label_map_on_another_grid_fails_with_a_reason(tmp_path: Path) -> None
     moved = affine.copy()
     moved[0, 3] = 2.0  # one voxel off
     _pair(tmp_path / "b", np.zeros(shape, dtype=np.int16), _boxes(shape), affine, moved)
-    code, _ = run(
-        "build",
-        str(tmp_path / "b" / "imagesTr"),
-        "--out",
-        str(tmp_path / "out"),
-        "--labels",
-        str(tmp_path / "b" / "labelsTr"),
-    )
+    code, _ = _build_pair(tmp_path)
     assert code == 3
     (row,) = corpus.open(str(tmp_path / "out")).manifest.to_pylist()
     assert (row["status"], row["reason"]) == ("failed", "label_geometry") and "2 mm" in row["message"]
@@ -98,14 +91,7 @@ def test_stats_reports_voxels_and_millilitres_per_label(tmp_path: Path) -> None:
     shape, affine = (16, 16, 8), np.diag([1.5, 1.5, 1.5, 1.0])
     _pair(tmp_path / "b", np.zeros(shape, dtype=np.int16), _boxes(shape), affine, affine)
     (tmp_path / "b" / "labelsTr" / "labels.json").write_text(json.dumps({"labels": {"a": 1, "b": 2}}))
-    run(
-        "build",
-        str(tmp_path / "b" / "imagesTr"),
-        "--out",
-        str(tmp_path / "out"),
-        "--labels",
-        str(tmp_path / "b" / "labelsTr"),
-    )
+    _build_pair(tmp_path)
     report = audit(corpus.open(str(tmp_path / "out")))
     assert report["labels"]["1"] == {"names": ["a"], "volumes": 1, "voxels": 480, "ml": round(480 * 1.5**3 / 1000, 3)}
     assert report["labels"]["2"]["voxels"] == 2 * 6 * 3  # the box cut by the volume's edge
@@ -167,3 +153,9 @@ def test_real_label_map_matches_simpleitk_nearest_neighbour(shared_ct: Path, tmp
         # 3 mm -> 1.5 mm nearest neighbour grows each object by up to half an input voxel on the upper
         # faces and shrinks it by as much below the first slice: a few percent for organs this size
         assert abs(after - before) <= 0.04 * before, name
+
+
+def _build_pair(tmp_path: Path) -> tuple[int, str]:
+    """Build tmp_path/b's images with its label folder into tmp_path/out."""
+    images, labels = tmp_path / "b" / "imagesTr", tmp_path / "b" / "labelsTr"
+    return run("build", str(images), "--out", str(tmp_path / "out"), "--labels", str(labels))
