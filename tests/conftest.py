@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# The same examples on every run, so a suite that passed once passes again; set
+# HYPOTHESIS_PROFILE=explore to draw new examples while developing.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ct"
 SHARED_SPLITS = SHARED_DATA.parent / "splits"

@@ -9,7 +9,7 @@ import numpy as np
 
 # Output voxel centres this close (in output voxels) to the field-of-view edge
 # count as outside, so a 3 mm input gives 2n-1 voxels at 1.5 mm, as MONAI does.
-_EDGE_TOLERANCE = 1e-4
+EDGE_TOLERANCE = 1e-4
 # Resampling: an input coordinate this close (in input voxels) beyond the half-voxel rim still counts as inside.
 RIM_TOLERANCE = 1e-6
 
@@ -81,4 +81,4 @@ def _world_corners(affine: np.ndarray, ranges: list[tuple[float, float]]) -> np.
 
 def _lattice_steps(distance: np.ndarray, step: np.ndarray) -> np.ndarray:
     """How many whole steps from the anchor stay strictly inside ``distance``."""
-    return np.maximum(np.ceil(distance / step - _EDGE_TOLERANCE) - 1, 0).astype(np.int64)
+    return np.maximum(np.ceil(distance / step - EDGE_TOLERANCE) - 1, 0).astype(np.int64)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.phantom import affine_from, render, rotation_x, rotation_z
-from corpus.preprocess.grid import Grid, target_grid
+from corpus.preprocess.grid import EDGE_TOLERANCE, Grid, target_grid
 from corpus.preprocess.resample import resample
 from corpus.readers.arrival import Arrival, decode_in_background
 from tests.corpus.preprocess import numpy_resample
@@ -89,7 +89,8 @@ def test_grid_extent_matches_the_field_of_view_within_one_target_voxel(shape, so
     grid = target_grid(shape, affine, target)
     extent_in = np.asarray(shape) * np.asarray(source)
     extent_out = np.asarray(grid.shape) * np.asarray(target)
-    assert np.all(np.abs(extent_out - extent_in) <= np.asarray(target) + 1e-6)
+    # Centres within EDGE_TOLERANCE output voxels of the field-of-view edge count as outside (both sides).
+    assert np.all(np.abs(extent_out - extent_in) <= np.asarray(target) * (1 + 2 * EDGE_TOLERANCE) + 1e-6)
     # The lattice is anchored at the first input voxel centre (MONAI's anchor).
     steps = (np.asarray(grid.origin) - affine[:3, 3]) / np.asarray(target)
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)
