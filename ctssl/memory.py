@@ -23,7 +23,8 @@ from ctssl.methods import Training
 
 GIB = 1024**3
 MARGIN = 1.25  # allocator fragmentation, convolution workspaces, pinned loader buffers
-OPTIMIZER_SLOTS = {"adamw": 2, "sgd": 1, "larc": 1}  # fp32 tensors of optimizer state per weight (SGD, LARC: momentum)
+# fp32 tensors of optimizer state per weight (AMSGrad also keeps the running maximum; SGD, LARC: momentum)
+OPTIMIZER_SLOTS = {"adamw": 2, "amsgrad": 3, "sgd": 1, "larc": 1}
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def estimate(training: Training[Any], options: Any, optimizer: str, inputs: dict
     """
     model = training.build(options).to("meta")
     weights = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
-    return Estimate(weights * (2 + OPTIMIZER_SLOTS.get(optimizer, 2)), _activations(model, inputs))
+    return Estimate(weights * (2 + OPTIMIZER_SLOTS[optimizer]), _activations(model, inputs))
 
 
 def available_bytes(device: torch.device) -> int:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
-from ctssl import memory
+from ctssl import memory, train
+from ctssl.config import OPTIMIZERS, TrainConfig
 from ctssl.methods.base import Training
 from ctssl.train import pretrain
 from tests.ctssl.test_train import _config
@@ -30,10 +32,24 @@ class Toy(nn.Module):
 TOY: Training[Any] = Training(build=lambda options: Toy(), inputs=lambda *args: {}, export=lambda *args: ({}, {}))
 
 
-@pytest.mark.parametrize(("optimizer", "copies"), [("adamw", 4), ("sgd", 3), ("larc", 3)])
+@pytest.mark.parametrize(("optimizer", "copies"), [("adamw", 4), ("amsgrad", 5), ("sgd", 3), ("larc", 3)])
 def test_trained_weights_count_once_each_for_weights_gradients_and_every_optimizer_slot(optimizer, copies):
     needed = memory.estimate(TOY, None, optimizer, {"x": torch.zeros(4, IN)})
     assert needed.state_bytes == copies * WEIGHT_BYTES
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_optimizer_slots_equal_the_state_the_real_optimizer_keeps(optimizer):
+    """Every optimizer a run can choose, stepped once by torch: its weight-sized state tensors are the slots counted."""
+    model = Toy()
+    config = TrainConfig(
+        method="voco", corpus="unused", out=Path("unused"), optimizer=optimizer, lr=1e-3, weight_decay=0.0
+    )
+    built = train._optimizer(config, model)
+    model(torch.ones(2, IN))["loss"].backward()
+    built.step()
+    per_weight = {len([v for v in state.values() if v.shape == p.shape]) for p, state in built.state.items()}
+    assert per_weight == {memory.OPTIMIZER_SLOTS[optimizer]}
 
 
 def test_activations_grow_by_what_each_sample_keeps_for_backward():
