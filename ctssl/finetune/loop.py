@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 import corpus
 from corpus.store.atomic import write_bytes_atomic
 from ctssl import checkpoint, distributed, resume
+from ctssl.augment import window
 from ctssl.finetune.augment import augment
 from ctssl.finetune.compare import METRICS
 from ctssl.finetune.config import FULL, TINY, VAL_SPLITS, FinetuneConfig
@@ -126,13 +127,7 @@ def _batch(
     images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None]).to(context.device, torch.float32)
     targets = torch.from_numpy(np.stack([p[1] for p in pairs])[:, None]).to(context.device)
     generator = torch.Generator(device=context.device).manual_seed(int(rng.integers(2**62)))
-    return augment(window(images, config.window), targets, config, generator)
-
-
-def window(hu: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
-    """HU -> [0, 1] over the window, clipped (ScaleIntensityRanged with clip=True)."""
-    low, high = bounds
-    return ((hu - low) / (high - low)).clamp_(0.0, 1.0)
+    return augment(window(images, *config.window), targets, config, generator)
 
 
 def _step(
@@ -203,7 +198,7 @@ def _dice(
     truth = torch.from_numpy(to_classes(opened.read_labels(volume_id), classes)[None, None]).to(context.device)
     with precision_context(config.precision, context.device):
         logits = sliding_window_inference(
-            window(image, config.window), config.crop, config.sw_batch_size, model, overlap=config.overlap
+            window(image, *config.window), config.crop, config.sw_batch_size, model, overlap=config.overlap
         )
     assert isinstance(logits, torch.Tensor)
     count = len(classes) + 1
