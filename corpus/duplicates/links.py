@@ -67,10 +67,17 @@ def fingerprint_links(
 ) -> list[Link]:
     """A link per candidate pair whose fingerprints align as one scan; ``skip`` spares pairs already known."""
     links = []
+    decoded: dict[int, np.ndarray | None] = {}  # a row in many candidate pairs is decoded once
+
+    def fingerprint(row: int) -> np.ndarray | None:
+        if row not in decoded:
+            decoded[row] = decode(fingerprints[row])
+        return decoded[row]
+
     for first, second in candidate_pairs(fingerprints, sides).tolist():
         if skip is not None and skip(first, second):
             continue
-        a, b = decode(fingerprints[first]), decode(fingerprints[second])
+        a, b = fingerprint(first), fingerprint(second)
         found = align(a, b) if a is not None and b is not None else None
         if found is not None and found.is_duplicate:
             links.append(Link(FINGERPRINT, (first, second), found.evidence()))
