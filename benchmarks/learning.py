@@ -5,13 +5,23 @@ phantom corpus, a new batch every step (not a fixed batch), through the same
 `corpus pretrain` command users run; the script reports each logged term's
 mean over the first and the last ``--window`` steps.
 
+Those windows mix learning with batch-to-batch noise: each streamed batch has
+its own difficulty (VoCo's loss on a batch depends on how its random crops
+overlap the bases). So the script also scores every ``--window``-th snapshot,
+and the initial weights, on the same held-out batches (``--held-out``, drawn
+from the corpus with another seed, each with its own fixed augmentation):
+differences between those rows are the weights' alone. For VoCo it adds the
+loss of the best constant logit on those batches, the level a model that
+ignores where crops sit can reach.
+
     .venv/bin/python benchmarks/learning.py --method voco [--steps 320] [--window 40] [--volumes 6]
-        [--work DIR] [-- extra `corpus pretrain` options, e.g. --warmup-steps 20 or --scale 2]
+        [--held-out 16] [--work DIR] [-- extra `corpus pretrain` options, e.g. --warmup-steps 20 or --scale 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -19,11 +29,16 @@ import sys
 import tempfile
 from pathlib import Path
 from statistics import mean
+from typing import Any
 
+import torch
 from pretrain import make_corpus
 
-from ctssl.methods import METHODS
+from ctssl import checkpoint, feed
+from ctssl.methods import METHODS, find_method
 from ctssl.runlog import PASSED_OVER
+
+HELD_OUT_SEED = 1_000_003  # not a training seed: the held-out batches are not the ones trained on
 
 NOT_TERMS = {
     "step",
@@ -48,22 +63,83 @@ def windows(records: list[dict[str, float]], window: int) -> dict[str, dict[str,
     return report
 
 
+def constant_floor(batches: list[dict[str, Any]], options: Any) -> dict[str, float]:
+    """VoCo: the held-out prediction loss of the best constant logit, what a model ignoring the crops reaches.
+
+    The position labels alone fix it (each batch's overlap fractions), so a prediction loss at this level has
+    learned the labels' typical value, not where crops sit; below it the logits follow the positions.
+    """
+    from ctssl.methods.voco.losses import release_position_loss, voco_prediction_loss
+
+    def loss(labels: torch.Tensor, logit: float) -> float:
+        logits = torch.full_like(labels, logit)
+        if options.teacher_momentum is None:
+            return float(voco_prediction_loss(logits, labels))
+        return float(release_position_loss(labels, logits))
+
+    volumes = [labels for batch in batches for labels in batch["labels"].float()]
+    scored = [(mean(loss(labels, c / 100) for labels in volumes), c / 100) for c in range(0, 100)]
+    best, logit = min(scored)
+    return {"prediction": round(best, 4), "logit": logit}
+
+
+def held_out(run: Path, corpus_url: str, count: int, steps: int) -> dict[str, Any]:
+    """Per snapshot (step 0 = the initial weights): each loss term's mean over ``count`` fixed held-out batches.
+
+    Each batch's inputs come from its own fixed generators, so every snapshot sees the same crops, the same
+    augmentation and (VoCo) the same student dropout. The method's ``before_forward`` runs once per snapshot,
+    as before a training step (VoCo: the teacher's EMA update; PCRLv2: its fading weight).
+    """
+    snapshots = sorted((run / "checkpoints").glob(f"{checkpoint.SNAPSHOT_PREFIX}*.pt"))
+    states = [checkpoint.load(path) for path in snapshots]
+    method = find_method(states[0]["method"])
+    options = method.options_from_dict(states[0]["model_options"])
+    training = method.training()
+    torch.manual_seed(0)  # the loop's seed (--seed 0) before it builds the model: the run's initial weights
+    model = training.build(options)
+    initial = {key: value.clone() for key, value in model.state_dict().items()}
+    source = feed.batches(
+        corpus_url, method.sampler(options), None, states[0]["batch_size"], 0, HELD_OUT_SEED, 0, 1, 0, False
+    )
+    batches = list(itertools.islice(source, count))
+    rows = []
+    for step, weights in [(0, initial), *((int(state["step"]), state["model"]) for state in states)]:
+        model.load_state_dict(weights)
+        model.train()  # the training objective as the loop computes it (batch norms use the batch)
+        extra = training.before_forward(model, step, steps) if training.before_forward is not None else {}
+        totals: dict[str, float] = {}
+        with torch.no_grad():
+            for index, batch in enumerate(batches):
+                generator, shared = feed.generators(HELD_OUT_SEED, index, 0)
+                inputs = training.inputs(batch, options, torch.device("cpu"), generator, shared) | extra
+                for name, value in model(**inputs).items():
+                    totals[name] = totals.get(name, 0.0) + float(value) / count
+        rows.append({"step": step} | {name: round(value, 4) for name, value in totals.items()})
+    result: dict[str, Any] = {"batches": count, "snapshots": rows}
+    if method.name == "voco":
+        result["constant_logit_floor"] = constant_floor(batches, options)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", choices=list(METHODS), default="voco")
     parser.add_argument("--steps", type=int, default=320)
     parser.add_argument("--window", type=int, default=40)
     parser.add_argument("--volumes", type=int, default=6)
+    parser.add_argument("--corpus", help="train on this corpus instead of --volumes generated phantoms")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--held-out", type=int, default=16, help="held-out batches each snapshot is scored on")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ct-corpus-learning")
     parser.add_argument("extra", nargs="*", help="more `corpus pretrain` options (after --)")
     args = parser.parse_args()
-    corpus_url = make_corpus(args.work, args.volumes)
+    corpus_url = args.corpus or make_corpus(args.work, args.volumes)
     out = args.work / f"run-{args.method}"
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "corpus.cli", "pretrain", args.method, "--corpus", corpus_url, "--out", str(out)]
     command += ["--tiny", "--device", "cpu", "--workers", str(args.workers), "--steps", str(args.steps)]
-    command += ["--log-every", "1", "--checkpoint-every", str(args.steps), *args.extra]
+    command += ["--log-every", "1", "--checkpoint-every", str(args.window)]
+    command += ["--keep-checkpoints", str(-(-args.steps // args.window)), *args.extra]
     subprocess.run(command, check=True)
     records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     result = {
@@ -74,6 +150,7 @@ def main() -> None:
         "options": args.extra,
         "seconds_per_step": round(1 / mean(r["steps_per_s"] for r in records), 2),
         "terms": windows(records, args.window),
+        "held_out": held_out(out, corpus_url, args.held_out, args.steps),
     }
     print(json.dumps(result, indent=2))
 
