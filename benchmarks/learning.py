@@ -12,7 +12,8 @@ and the initial weights, on the same held-out batches (``--held-out``, drawn
 from the corpus with another seed, each with its own fixed augmentation):
 differences between those rows are the weights' alone. For VoCo it adds the
 loss of the best constant logit on those batches, the level a model that
-ignores where crops sit can reach.
+ignores where crops sit can reach, and (teacher head) the Pearson r between
+its prediction logits and the position labels.
 
     .venv/bin/python benchmarks/learning.py --method voco [--steps 320] [--window 40] [--volumes 6]
         [--held-out 16] [--work DIR] [-- extra `corpus pretrain` options, e.g. --warmup-steps 20 or --scale 2]
@@ -83,6 +84,43 @@ def constant_floor(batches: list[dict[str, Any]], options: Any) -> dict[str, flo
     return {"prediction": round(best, 4), "logit": logit}
 
 
+class PositionProbe:
+    """VoCo teacher head: the prediction logits of each forward, from the projectors' outputs, against the labels.
+
+    Their Pearson r says whether the logits follow where crops sit (r > 0) or only the labels' level (r ~ 0).
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.outputs: dict[str, torch.Tensor] = {}
+        self.logits: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+        for name in ("student", "teacher"):
+            getattr(model, name).register_forward_hook(self._keeper(name))
+
+    def _keeper(self, name: str) -> Any:
+        def keep(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            self.outputs[name] = output.float()
+
+        return keep
+
+    def record(self, labels: torch.Tensor) -> None:
+        """After a forward: (B, k, n) labels against cos(student random crops, teacher bases) of each volume."""
+        from ctssl.methods.voco.losses import cosine_logits
+
+        volumes, count = labels.shape[0], labels.shape[2]
+        width = self.outputs["student"].shape[-1]
+        student, teacher = (self.outputs[name].view(volumes, -1, width) for name in ("student", "teacher"))
+        for i in range(volumes):
+            self.logits.append(cosine_logits(student[i, count:], teacher[i, :count]).flatten())
+            self.labels.append(labels[i].float().flatten())
+
+    def correlation(self) -> float:
+        """Pearson r over everything recorded since the last call, then forget it."""
+        pairs = torch.stack([torch.cat(self.logits), torch.cat(self.labels)])
+        self.logits, self.labels = [], []
+        return round(float(torch.corrcoef(pairs)[0, 1]), 4)
+
+
 def held_out(run: Path, corpus_url: str, count: int, steps: int) -> dict[str, Any]:
     """Per snapshot (step 0 = the initial weights): each loss term's mean over ``count`` fixed held-out batches.
 
@@ -102,6 +140,7 @@ def held_out(run: Path, corpus_url: str, count: int, steps: int) -> dict[str, An
         corpus_url, method.sampler(options), None, states[0]["batch_size"], 0, HELD_OUT_SEED, 0, 1, 0, False
     )
     batches = list(itertools.islice(source, count))
+    probe = PositionProbe(model) if getattr(options, "teacher_momentum", None) is not None else None
     rows = []
     for step, weights in [(0, initial), *((int(state["step"]), state["model"]) for state in states)]:
         model.load_state_dict(weights)
@@ -114,7 +153,10 @@ def held_out(run: Path, corpus_url: str, count: int, steps: int) -> dict[str, An
                 inputs = training.inputs(batch, options, torch.device("cpu"), generator, shared) | extra
                 for name, value in model(**inputs).items():
                     totals[name] = totals.get(name, 0.0) + float(value) / count
-        rows.append({"step": step} | {name: round(value, 4) for name, value in totals.items()})
+                if probe is not None:
+                    probe.record(inputs["labels"])
+        row = {"step": step} | {name: round(value, 4) for name, value in totals.items()}
+        rows.append(row | ({"logit_label_r": probe.correlation()} if probe is not None else {}))
     result: dict[str, Any] = {"batches": count, "snapshots": rows}
     if method.name == "voco":
         result["constant_logit_floor"] = constant_floor(batches, options)
