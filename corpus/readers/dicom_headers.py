@@ -85,8 +85,9 @@ def read_headers(path: Path) -> list[SliceHeader]:
     media_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", ""))
     if media_class == DICOMDIR_CLASS or "DirectoryRecordSequence" in dataset:
         return []
-    has_pixel_data = check_whole(path) if marked else None
-    check_pixel_module(dataset, path.name, has_pixel_data)
+    if marked:
+        check_whole(path)
+    check_pixel_module(dataset, path.name)
     frames = _int(dataset.get("NumberOfFrames")) or 1
     if frames > 1 or "PerFrameFunctionalGroupsSequence" in dataset:
         return [_header(path, dataset, index) for index in range(frames)]

@@ -28,24 +28,18 @@ _TRANSFER_SYNTAX = 0x00020010
 _SKIP_OVER = 1024  # values longer than this are skipped with a seek, not read
 _PIXEL_MODULE = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel")
 _BITS_ALLOCATED = (1, 8, 16, 32, 64)
-_PIXEL_DATA_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)  # Float, Double Float and (plain) Pixel Data
 
 
-def check_whole(path: Path) -> bool | None:
-    """Raise ``truncated`` when a Part-10 file ends inside one of its elements (pixel data included).
-
-    Returns whether the data set holds a pixel data element, None where it was not walked (no 'DICM' marker,
-    or a deflated data set).
-    """
+def check_whole(path: Path) -> None:
+    """Raise ``truncated`` when a Part-10 file ends inside one of its elements (pixel data included)."""
     size = path.stat().st_size
     try:
         with path.open("rb") as stream:
             if read_preamble(stream, True) is None:
-                return None  # no 'DICM' marker: no file meta to tell how the rest is encoded
+                return  # no 'DICM' marker: no file meta to tell how the rest is encoded
             syntax = _file_meta_syntax(stream, size)
-            if syntax is None or syntax.is_deflated:  # a deflated data set has no element lengths
-                return None
-            return _check_data_set(stream, size, syntax)
+            if syntax is not None and not syntax.is_deflated:  # a deflated data set has no element lengths
+                _check_data_set(stream, size, syntax)
     except (EOFError, struct.error) as error:
         message = f"DICOM file {path.name} ends inside an element ({error}): truncated"
         raise InputError(message, Reason.TRUNCATED) from None
@@ -55,9 +49,8 @@ def check_whole(path: Path) -> bool | None:
         ) from None
 
 
-def check_pixel_module(dataset: Dataset, name: str, has_pixel_data: bool | None = None) -> None:
-    """Raise ``unreadable`` for an image object whose pixel module is missing or cannot describe pixels, or
-    (``has_pixel_data`` False, from check_whole) whose pixels are absent.
+def check_pixel_module(dataset: Dataset, name: str) -> None:
+    """Raise ``unreadable`` for an image object whose pixel module is missing or cannot describe pixels.
 
     Objects without pixels by nature (reports, plans, key images) pass: they are skipped later.
     """
@@ -78,12 +71,6 @@ def check_pixel_module(dataset: Dataset, name: str, has_pixel_data: bool | None 
             f"SamplesPerPixel and BitsAllocated one of {_BITS_ALLOCATED}",
             Reason.UNREADABLE,
         )
-    if has_pixel_data is False:  # a file cut exactly between two elements before its pixels reads as whole
-        raise InputError(
-            f"DICOM file {name} has a pixel module (Rows {rows}, Columns {columns}) but no pixel data element; "
-            "expected (7FE0,0010) Pixel Data after the headers: the file may be cut short, copy it again",
-            Reason.UNREADABLE,
-        )
 
 
 def _file_meta_syntax(stream: BinaryIO, size: int) -> UID | None:
@@ -97,17 +84,13 @@ def _file_meta_syntax(stream: BinaryIO, size: int) -> UID | None:
     return None
 
 
-def _check_data_set(stream: BinaryIO, size: int, syntax: UID) -> bool:
-    """Walk the data set's elements against the file size; return whether a pixel data element is among them."""
+def _check_data_set(stream: BinaryIO, size: int, syntax: UID) -> None:
     elements = data_element_generator(stream, syntax.is_implicit_VR, syntax.is_little_endian, defer_size=_SKIP_OVER)
     end = stream.tell()
-    has_pixel_data = False
-    for element in _checked(elements, size):
+    for _ in _checked(elements, size):
         end = stream.tell()  # the element is read (or skipped over) when it is handed out
-        has_pixel_data = has_pixel_data or element.tag in _PIXEL_DATA_TAGS
     if end < size:  # pydicom ends quietly on a cut element header
         raise EOFError(f"{size - end} bytes after the last whole element at byte {end}")
-    return has_pixel_data
 
 
 def _checked(elements: Iterator[Any], size: int) -> Iterator[Any]:
