@@ -14,7 +14,7 @@ from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from corpus.acquisition import ENHANCED_CT_SEQUENCES, UNKNOWN, Acquisition, read_acquisition
 from corpus.errors import InputError, Reason, one_line
@@ -22,7 +22,17 @@ from corpus.readers.dicom_integrity import check_pixel_module, check_whole
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _PREAMBLE_BYTES = 132
-_PARSE_ERRORS = (InvalidDicomError, OSError, ValueError, EOFError, struct.error, AttributeError, KeyError, TypeError)
+_PARSE_ERRORS = (
+    InvalidDicomError,
+    BytesLengthException,  # a value cut short (e.g. inside the file meta group length); not a ValueError
+    OSError,
+    ValueError,
+    EOFError,
+    struct.error,
+    AttributeError,
+    KeyError,
+    TypeError,
+)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from corpus.errors import InputError, Reason, one_line
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _TRANSFER_SYNTAX = 0x00020010
+_ELEMENT_HEADER_BYTES = 8  # tag and length (explicit VR: tag, VR and length), the least any element takes
 _SKIP_OVER = 1024  # values longer than this are skipped with a seek, not read
 _PIXEL_MODULE = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel")
 _BITS_ALLOCATED = (1, 8, 16, 32, 64)
@@ -76,6 +77,8 @@ def check_pixel_module(dataset: Dataset, name: str) -> None:
 def _file_meta_syntax(stream: BinaryIO, size: int) -> UID | None:
     """Check the file meta elements (always explicit VR little endian); return the transfer syntax they name."""
     elements = list(_checked(data_element_generator(stream, False, True, stop_when=_past_file_meta), size))
+    if size - stream.tell() < _ELEMENT_HEADER_BYTES:  # pydicom stops quietly where the file ends in group 0002
+        raise EOFError(f"the file ends at byte {size}, in its file meta information, before any data set element")
     if not elements:
         raise ValueError("no file meta information (group 0002) follows the 'DICM' marker")
     for element in elements:
