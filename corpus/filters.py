@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from corpus.errors import SpecError
 from corpus.store.manifest import SCHEMA
@@ -58,9 +59,13 @@ class _Token:
 
 
 def apply_filters(table: pa.Table, filters: Sequence[str]) -> pa.Table:
-    """The rows of ``table`` for which every filter holds."""
+    """The rows of ``table`` for which every filter holds.
+
+    Evaluated on this thread (``Table.filter`` with an expression starts Arrow's thread pool, which can abort
+    the interpreter at exit; see corpus.store.manifest.read_part).
+    """
     for text in filters:
-        table = table.filter(parse_filter(text))
+        table = ds.dataset(table).to_table(filter=parse_filter(text), use_threads=False)
     return table
 
 

@@ -95,10 +95,27 @@ def write_part(location: Location, index: int, rows: list[dict[str, Any]]) -> No
     location.write_atomic(sink.getvalue(), MANIFEST, part_file(index))
 
 
+def read_part(data: bytes, schema: pa.Schema | None = None) -> pa.Table:
+    """One Parquet part; with ``schema``, its columns in that order (a column older parts lack is null).
+
+    Read from an Arrow buffer on this thread: pyarrow's dataset reader (pq.read_table) starts Arrow's thread
+    pools even with use_threads=False, and a pool once started can abort the interpreter at exit
+    (std::terminate on a joinable worker; apache/arrow#39862, #34314): a finished build on a dask cluster
+    exited -6 (SIGABRT) instead of 3. Parts are small; one thread costs little.
+    """
+    table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
+    if schema is None:
+        return table
+    for field in schema:
+        if field.name not in table.column_names:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(schema.names).cast(schema)
+
+
 def read_manifest(location: Location) -> pa.Table:
     """All committed rows; when an input (source, input_path) appears in several parts the newest wins."""
     names = [name for name in location.list_names(MANIFEST) if is_part_file(name)]
-    tables = [pq.read_table(io.BytesIO(location.read_bytes(MANIFEST, name)), schema=SCHEMA) for name in names]
+    tables = [read_part(location.read_bytes(MANIFEST, name), SCHEMA) for name in names]
     if not tables:
         return SCHEMA.empty_table()
     return _latest_per_input(pa.concat_tables(tables))

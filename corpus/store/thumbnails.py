@@ -18,6 +18,7 @@ from PIL import Image
 
 from corpus.store.layout import THUMBNAILS, is_part_file, part_file
 from corpus.store.location import Location
+from corpus.store.manifest import read_part
 
 VIEWS = ("axial", "coronal", "sagittal")
 _WINDOW = (-1000.0, 1000.0)
@@ -62,7 +63,7 @@ def read_thumbnails(location: Location, volume_ids: Sequence[str]) -> dict[str, 
     for name in location.list_names(THUMBNAILS):
         if not is_part_file(name) or not wanted - set(found):
             continue
-        table = pq.read_table(io.BytesIO(location.read_bytes(THUMBNAILS, name)))
+        table = read_part(location.read_bytes(THUMBNAILS, name))
         for row in table.to_pylist():
             if row["volume_id"] in wanted:
                 found[row["volume_id"]] = {view: row[view] for view in VIEWS}
