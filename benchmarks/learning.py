@@ -129,20 +129,21 @@ def held_out(run: Path, corpus_url: str, count: int, steps: int) -> dict[str, An
     as before a training step (VoCo: the teacher's EMA update; PCRLv2: its fading weight).
     """
     snapshots = sorted((run / "checkpoints").glob(f"{checkpoint.SNAPSHOT_PREFIX}*.pt"))
-    states = [checkpoint.load(path) for path in snapshots]
-    method = find_method(states[0]["method"])
-    options = method.options_from_dict(states[0]["model_options"])
+    first = checkpoint.load(snapshots[0])
+    method = find_method(first["method"])
+    options = method.options_from_dict(first["model_options"])
     training = method.training()
     torch.manual_seed(0)  # the loop's seed (--seed 0) before it builds the model: the run's initial weights
     model = training.build(options)
     initial = {key: value.clone() for key, value in model.state_dict().items()}
     source = feed.batches(
-        corpus_url, method.sampler(options), None, states[0]["batch_size"], 0, HELD_OUT_SEED, 0, 1, 0, False
+        corpus_url, method.sampler(options), None, first["batch_size"], 0, HELD_OUT_SEED, 0, 1, 0, False
     )
     batches = list(itertools.islice(source, count))
     probe = PositionProbe(model) if getattr(options, "teacher_momentum", None) is not None else None
     rows = []
-    for step, weights in [(0, initial), *((int(state["step"]), state["model"]) for state in states)]:
+    trained = ((int(state["step"]), state["model"]) for state in map(checkpoint.load, snapshots))
+    for step, weights in itertools.chain([(0, initial)], trained):  # one snapshot in memory at a time
         model.load_state_dict(weights)
         model.train()  # the training objective as the loop computes it (batch norms use the batch)
         extra = training.before_forward(model, step, steps) if training.before_forward is not None else {}

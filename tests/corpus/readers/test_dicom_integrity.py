@@ -24,11 +24,11 @@ def reason_of(path: Path) -> Reason | None:
 
 def data_set_element_ends(path: Path) -> list[int]:
     """Byte offsets where the data set's top-level elements end (after the file meta), walked by pydicom."""
+    syntax = pydicom.dcmread(path).file_meta.TransferSyntaxUID
     with path.open("rb") as stream:
         pydicom.filereader.read_preamble(stream, False)
         for _ in pydicom.filereader.data_element_generator(stream, False, True, stop_when=_past_group_2):
-            pass
-        syntax = pydicom.dcmread(path).file_meta.TransferSyntaxUID
+            pass  # the file meta: always explicit VR little endian
         elements = pydicom.filereader.data_element_generator(stream, syntax.is_implicit_VR, syntax.is_little_endian)
         return [stream.tell() for _ in elements]
 
